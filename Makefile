@@ -1,0 +1,37 @@
+# Two commands a newcomer needs: `make run` and `make test`.
+# Both (re)build .venv when it is missing or requirements.txt changed (stamp file), then do their job.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements.stamp
+DATA ?= data
+SCALE ?= seed
+
+.PHONY: run test lint venv data bench clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@cp requirements.txt $(STAMP)
+
+# Generate seed-scale synthetic raw files on first use (unless real files are in data/raw), prepare, open the app.
+data: $(STAMP)
+	$(PY) -m pipeline ensure-data --data $(DATA) --scale $(SCALE)
+
+run: data
+	$(PY) -m pipeline summary --processed $(DATA)/processed
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+bench: $(STAMP)
+	$(PY) bench/data_pipeline.py
+
+clean-venv:
+	rm -rf $(VENV)
