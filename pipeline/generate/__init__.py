@@ -1,0 +1,153 @@
+"""Synthetic Goodreads Young Adult data in the exact raw format of the real files.
+
+`generate(out_dir, scale, seed)` writes the three gzip JSON-lines files of `pipeline.rawformat` plus
+GENERATED.json (scale, seed, parameters and the sha256 of each file, so that `prepare` can tell generated
+files from real ones dropped in later). The same seed gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .. import rawformat
+from .behaviour import Interactions, make_interactions
+from .catalog import Catalog, book_record, make_catalog, series_names
+from .reviews import compose_review
+from .scales import SCALES, Scale, get_scale
+from .writer import DateFormatter, GzipLines, hex_ids
+
+GENERATOR_VERSION = 1
+MARKER_FILE = "GENERATED.json"
+INCOMPLETE_CHARS = 300  # review_text_incomplete is the HTML review cut near this length
+
+__all__ = ["GENERATOR_VERSION", "MARKER_FILE", "SCALES", "GenerationReport", "generate", "get_scale"]
+
+
+@dataclass(frozen=True)
+class GenerationReport:
+    out_dir: Path
+    scale: str
+    seed: int
+    books: int
+    users: int
+    interactions: int
+    reviews: int
+    seconds: float
+
+
+def generate(out_dir: str | Path, scale: str | Scale = "seed", seed: int = 0, *, progress: bool = False,
+             compress_level: int = 3) -> GenerationReport:
+    """Write synthetic raw files for `scale` into `out_dir` (created if missing); return what was written."""
+    t0 = time.perf_counter()
+    sc = get_scale(scale) if isinstance(scale, str) else scale
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    text_rng = random.Random(seed)
+    cat = make_catalog(sc, rng)
+    inter = make_interactions(sc, cat, rng)
+    tmp = {name: out / f".{name}.partial" for name in rawformat.RAW_FILES}
+    try:
+        _write_books(tmp[rawformat.BOOKS_FILE], cat, rng, text_rng, compress_level)
+        n_reviews = _write_interactions_and_reviews(
+            tmp[rawformat.INTERACTIONS_FILE], tmp[rawformat.REVIEWS_FILE], cat, inter, rng, text_rng,
+            progress, compress_level)
+        for name, path in tmp.items():
+            os.replace(path, out / name)
+    finally:
+        for path in tmp.values():
+            path.unlink(missing_ok=True)
+    marker = {
+        "generator": "lf-workbench synthetic Goodreads YA",
+        "version": GENERATOR_VERSION,
+        "scale": sc.name,
+        "seed": seed,
+        "params": sc.params(),
+        "files": {name: _sha256(out / name) for name in rawformat.RAW_FILES},
+    }
+    (out / MARKER_FILE).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
+    return GenerationReport(out, sc.name, seed, cat.n_books, inter.n_users, len(inter.user), n_reviews,
+                            time.perf_counter() - t0)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_books(path: Path, cat: Catalog, rng: np.random.Generator, text_rng: random.Random, level: int) -> None:
+    n = cat.n_books
+    names = series_names(len(cat.series_id), text_rng)
+    # Similar books: mostly of the same genre, like Goodreads' "readers also enjoyed".
+    by_genre = {g: np.flatnonzero(cat.genre == g) for g in np.unique(cat.genre)}
+    n_similar = rng.integers(0, 19, n)
+    coauthor = rng.random(n) < 0.12
+    with GzipLines(path, level) as out:
+        for b in range(n):
+            pool = by_genre[cat.genre[b]]
+            similar = cat.book_id[pool[rng.integers(0, len(pool), n_similar[b])]].tolist()
+            co = [int(cat.author_id[rng.integers(len(cat.author_id))])] if coauthor[b] else []
+            out.write(json.dumps(book_record(cat, b, text_rng, names, similar, co)))
+
+
+def _write_interactions_and_reviews(inter_path: Path, review_path: Path, cat: Catalog, it: Interactions,
+                                    rng: np.random.Generator, text_rng: random.Random, progress: bool,
+                                    level: int) -> int:
+    n = len(it.user)
+    user_ids = hex_ids(rng, it.n_users)
+    review_ids = hex_ids(rng, n)
+    book_ids = [str(x) for x in cat.book_id.tolist()]
+    n_votes = np.floor(rng.lognormal(-1.5, 1.6, n)).astype(np.int64).tolist()
+    n_comments = np.floor(rng.lognormal(-2.5, 1.3, n)).astype(np.int64).tolist()
+    fmt = DateFormatter()
+    cols = (it.user.tolist(), it.book.tolist(), it.is_read.tolist(), it.stars.tolist(), it.has_review.tolist(),
+            it.review_tokens.tolist(), it.date_added.tolist(), it.date_updated.tolist(), it.read_at.tolist(),
+            it.started_at.tolist())
+    offsets = it.utc_offset_min.tolist()
+    n_reviews = 0
+    with GzipLines(inter_path, level) as inter_out, GzipLines(review_path, level) as review_out:
+        rows = zip(*cols, review_ids, strict=True)
+        for i, (u, b, read, stars, has_review, tokens, added, updated, read_at, started, rid) in enumerate(
+                tqdm(rows, total=n, desc="interactions", unit="line", disable=not progress, mininterval=1.0)):
+            off = offsets[u]
+            dates = (fmt(added, off), fmt(updated, off), fmt(read_at, off), fmt(started, off))
+            incomplete = '""'
+            if has_review:
+                text = compose_review(stars, tokens, text_rng)
+                incomplete = json.dumps(_incomplete_html(text))
+                review_out.write(json.dumps({
+                    "user_id": user_ids[u], "book_id": book_ids[b], "review_id": rid, "rating": stars,
+                    "review_text": text, "date_added": dates[0], "date_updated": dates[1],
+                    "read_at": dates[2], "started_at": dates[3], "n_votes": n_votes[i],
+                    "n_comments": n_comments[i],
+                }))
+                n_reviews += 1
+            # Same bytes as json.dumps of the dict, formatted directly: this file has millions of lines.
+            inter_out.write(
+                f'{{"user_id": "{user_ids[u]}", "book_id": "{book_ids[b]}", "review_id": "{rid}", '
+                f'"is_read": {"true" if read else "false"}, "rating": {stars}, '
+                f'"review_text_incomplete": {incomplete}, "date_added": "{dates[0]}", '
+                f'"date_updated": "{dates[1]}", "read_at": "{dates[2]}", "started_at": "{dates[3]}"}}')
+    return n_reviews
+
+
+def _incomplete_html(text: str) -> str:
+    """The interactions file's raw-HTML preview of a review: escaped, <br /> paragraphs, cut with '...'."""
+    raw = html.escape(text, quote=False).replace(" \n ", "<br /><br />")
+    if len(raw) <= INCOMPLETE_CHARS:
+        return raw
+    cut = raw[:INCOMPLETE_CHARS].rsplit(" ", 1)[0]
+    return cut + "..."
