@@ -260,7 +260,8 @@ def star_phrase(value: float, rng: random.Random, seed_form_share: float) -> str
         full = int(value)
         return "\u2605" * full + ("" if whole else "\u00bd") + "\u2606" * (5 - full - (0 if whole else 1))
     word = STAR_WORDS[int(value)] if whole else n
-    return form.format(n=n, N=n, w=word.capitalize() if form.startswith("{w} S") else word)
+    phrase = form.format(n=n, N=n, w=word.capitalize() if form.startswith("{w} S") else word)
+    return phrase.replace("STARS", "STAR").replace("tars", "tar") if value == 1.0 else phrase
 
 
 def compose_review(stars: int, n_tokens: int, rng: random.Random, *, star_share: float = 0.2,
