@@ -244,9 +244,9 @@ def _fill(template: str, rng: random.Random) -> str:
 def stated_stars(stars: int, rng: random.Random) -> float:
     """The star value a reviewer writes: mostly the rating, often half a star off (rounding), rarely far off."""
     u = rng.random()
-    if u < 0.5:
+    if u < 0.42:
         return float(stars)
-    if u < 0.94:
+    if u < 0.93:
         return min(5.0, max(1.0, stars + rng.choice((-0.5, 0.5))))
     return float(rng.randint(1, 5))
 

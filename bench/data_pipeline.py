@@ -1,0 +1,146 @@
+"""Benchmark of the data foundation at a given scale (default: seed).
+
+Measures, each step in its own process so that its peak RSS is its own:
+  generate   `python -m pipeline generate`      target <= 120 s, peak RSS <= 4 GB (seed scale)
+  prepare    `python -m pipeline prepare --force` target <= 60 s
+  load       `pipeline.dataset.load_prepared`     target <= 5 s
+and against baselines measured in the same run:
+  read floor  gzip-decompress and json-parse every raw line: the least any Python reader of the raw files does;
+  seed layout the seed's in-memory layout, the user's book_idxs tuple copied onto every labelled row.
+Then prints the calibration table: the seed tutorial's five LFs (tests/seed_lfs.py, run by snorkel's
+PandasLFApplier) on the generated dev split, side by side with the seed's dev table.
+
+Usage: python bench/data_pipeline.py [--scale seed] [--repeat 3] [--work DIR] [--skip-calibration]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline import rawformat  # noqa: E402
+from pipeline.calibration import compare_to_seed, positive_share_ok  # noqa: E402
+from pipeline.dataset import load_prepared  # noqa: E402
+
+TARGETS = {"generate": 120.0, "prepare": 60.0, "load": 5.0}
+RSS_TARGET_GB = {"generate": 4.0}
+
+
+def run_child(args: list[str]) -> tuple[float, float]:
+    """Run `python -m pipeline ARGS`; return (wall seconds, peak RSS in GB) of that process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ROOT, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"`python -m pipeline {' '.join(args)}` failed")
+    return seconds, usage.ru_maxrss / 1024**2
+
+
+def read_floor(raw: Path) -> float:
+    t0 = time.perf_counter()
+    for name in rawformat.RAW_FILES:
+        with gzip.open(raw / name, "rb") as f:
+            for line in f:
+                json.loads(line)
+    return time.perf_counter() - t0
+
+
+def seed_layout(processed: Path) -> float:
+    """Load the same data and copy each user's book_idxs tuple onto every labelled row, as the seed does."""
+    import pandas as pd
+
+    t0 = time.perf_counter()
+    users = pd.read_parquet(processed / "users.parquet")
+    by_user = dict(zip(users.user_idx, users.book_idxs.map(tuple), strict=True))
+    for split in ("train", "dev", "val", "test"):
+        df = pd.read_parquet(processed / f"{split}.parquet")
+        df["book_idxs"] = df.user_idx.map(by_user)
+    return time.perf_counter() - t0
+
+
+def timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def calibration(processed: Path) -> None:
+    import numpy as np
+    from snorkel.labeling import LFAnalysis, PandasLFApplier
+
+    from tests.seed_lfs import make_seed_lfs
+
+    data = load_prepared(processed)
+    dev = data.splits["dev"].copy()
+    by_user = dict(zip(data.users.user_idx, data.users.book_idxs.map(tuple), strict=True))
+    dev["book_idxs"] = dev.user_idx.map(by_user)
+    lfs = make_seed_lfs(data.books)
+    t0 = time.perf_counter()
+    L = PandasLFApplier(lfs).apply(dev, progress_bar=True)
+    seconds = time.perf_counter() - t0
+    y = dev.rating.to_numpy()
+    table = compare_to_seed(LFAnalysis(L, lfs).lf_summary(y))
+    share = float(np.mean(y))
+    print(f"\nCalibration: seed tutorial LFs on the generated dev split ({len(dev):,} rows; "
+          f"PandasLFApplier took {seconds:.0f} s, {len(dev) / seconds:,.0f} rows/s)")
+    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"positive share among labelled dev rows: {share:.3f} (want 0.62..0.74: "
+          f"{'ok' if positive_share_ok(share) else 'OUT OF RANGE'})")
+    print("all LFs within tolerance" if table.ok.all() else "SOME LFs OUT OF TOLERANCE")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", default="seed")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--work", type=Path, default=None, help="folder for the data (default: a temp folder)")
+    ap.add_argument("--skip-calibration", action="store_true")
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="lfwb-bench-"))
+    raw, processed = work / "raw", work / "processed"
+    rows = []
+
+    gen = [run_child(["generate", "--scale", args.scale, "--seed", "0", "--out", str(raw)])
+           for _ in range(args.repeat)]
+    floor = [read_floor(raw) for _ in range(args.repeat)]
+    rows.append(("generate", [s for s, _ in gen], max(r for _, r in gen), "read floor", floor))
+    prep = [run_child(["prepare", "--raw", str(raw), "--out", str(processed), "--force"])
+            for _ in range(args.repeat)]
+    rows.append(("prepare", [s for s, _ in prep], max(r for _, r in prep), "read floor", floor))
+    load = timed(lambda: load_prepared(processed), max(args.repeat, 5))
+    layout = timed(lambda: seed_layout(processed), max(args.repeat, 5))
+    rows.append(("load", load, float("nan"), "seed layout", layout))
+
+    sizes = {name: (raw / name).stat().st_size / 1024**2 for name in rawformat.RAW_FILES}
+    print(f"\nData pipeline benchmark, scale={args.scale}, {args.repeat} repeats, {os.cpu_count()} cores")
+    print("raw files: " + ", ".join(f"{n} {mb:,.0f} MB" for n, mb in sizes.items()))
+    manifest = json.loads((processed / "manifest.json").read_text())
+    print("prepared: " + json.dumps(manifest.get("counts", {})))
+    print(f"\n{'step':10} {'median s':>9} {'target s':>9} {'peak RSS GB':>12}   baseline      {'median s':>9} {'ratio':>6}")
+    for step, times, rss, base_name, base in rows:
+        med, bmed = statistics.median(times), statistics.median(base)
+        rss_over = rss > RSS_TARGET_GB.get(step, float("inf"))  # False for nan (not measured)
+        ok = "ok" if med <= TARGETS[step] and not rss_over else "MISSED"
+        print(f"{step:10} {med:9.2f} {TARGETS[step]:9.0f} {rss:12.2f}   {base_name:12} {bmed:9.2f} "
+              f"{med / bmed:6.2f}  {ok}")
+    if not args.skip_calibration:
+        calibration(processed)
+
+
+if __name__ == "__main__":
+    main()
