@@ -1,0 +1,242 @@
+"""The raw loader: typing of string-encoded values, and clear errors (file, line, field) for bad input."""
+
+from __future__ import annotations
+
+import gzip
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import rawformat
+from pipeline.raw import (
+    INTERACTION_COLUMNS,
+    LoadStats,
+    RawDataError,
+    iter_interactions,
+    iter_reviews,
+    read_books,
+    read_reviews,
+)
+from tests.rawfixtures import book, gzip_bytes, interaction, review, user_id
+
+BOOKS = rawformat.BOOKS_FILE
+INTERACTIONS = rawformat.INTERACTIONS_FILE
+
+
+def books_of(make_raw, *records, **kw):
+    frame, stats = read_books(make_raw(books=records), **kw)
+    return frame, stats
+
+
+# ---- typing -------------------------------------------------------------------------------------------------
+
+
+def test_booleans_are_parsed_not_truthy(make_raw):
+    frame, _ = books_of(make_raw, book("1", is_ebook="false"), book("2", is_ebook="true"), book("3", is_ebook=""),
+                        book("4", is_ebook=True))
+    assert str(frame["is_ebook"].dtype) == "boolean"
+    assert frame["is_ebook"].tolist() == [False, True, pd.NA, True]
+
+
+def test_numbers_are_parsed_from_strings_and_empty_is_missing(make_raw):
+    frame, _ = books_of(make_raw,
+                        book("1", ratings_count="15716", average_rating="4.09", num_pages="56"),
+                        book("2", ratings_count=120, average_rating="", num_pages="", text_reviews_count=""),
+                        book("3", average_rating=3.5, num_pages=300, publication_year="1982"))
+    assert frame["ratings_count"].dtype == np.int64
+    assert frame["ratings_count"].tolist() == [15716, 120, 500]
+    assert frame["average_rating"].iloc[0] == pytest.approx(4.09)
+    assert np.isnan(frame["average_rating"].iloc[1])
+    assert frame["average_rating"].iloc[2] == 3.5
+    assert str(frame["num_pages"].dtype) == "Int64"
+    assert frame["num_pages"].tolist() == [56, pd.NA, 300]
+    assert frame["text_reviews_count"].tolist() == [12, pd.NA, 12]
+    assert frame["publication_year"].iloc[2] == 1982
+
+
+def test_ids_and_lists(make_raw):
+    frame, _ = books_of(make_raw,
+                        book("7", authors=["18540", "21578"], series=["1070125"]),
+                        book("8", authors=[]))
+    assert frame["book_id"].tolist() == ["7", "8"]
+    assert frame["authors"].iloc[0] == ["18540", "21578"]
+    assert frame["first_author"].tolist() == ["18540", None]
+    assert frame["author_roles"].iloc[0] == ["", ""]
+    assert frame["series"].tolist() == [["1070125"], []]
+    assert frame["similar_books"].iloc[0] == ["884306", "234"]
+    assert frame["description"].iloc[0] == "About book 7.\nSecond line."
+
+
+def test_unknown_keys_are_ignored_and_optional_keys_may_be_missing(make_raw):
+    frame, stats = books_of(make_raw, book("1", shiny_new_key={"x": [1]}),
+                            book("2", drop=["is_ebook", "series", "description", "average_rating", "popular_shelves"]))
+    assert stats.lines == 2 and stats.bad_lines == 0
+    row = frame.iloc[1]
+    assert row["is_ebook"] is pd.NA
+    assert row["series"] == []
+    assert row["description"] == ""
+    assert np.isnan(row["average_rating"])
+    assert "shiny_new_key" not in frame.columns
+
+
+def test_interactions_chunks_and_types(make_raw):
+    lines = [interaction(u, str(b), rating=r) for u, b, r in [(1, 5, 4), (1, 6, 0), (2, 5, 5), (2, 7, 1), (3, 5, 3)]]
+    folder = make_raw(interactions=lines)
+    chunks = list(iter_interactions(folder, chunk_rows=2))
+    assert [len(c) for c in chunks] == [2, 2, 1]
+    frame = pd.concat(chunks, ignore_index=True)
+    assert list(frame.columns) == list(INTERACTION_COLUMNS)
+    assert frame["rating"].dtype == np.int8
+    assert frame["rating"].tolist() == [4, 0, 5, 1, 3]
+    assert frame["is_read"].tolist() == [True, False, True, True, True]
+    assert frame["user_id"].iloc[2] == user_id(2)
+    assert frame["book_id"].tolist() == ["5", "6", "5", "7", "5"]
+    only = next(iter_interactions(folder, columns=["book_id", "rating"]))
+    assert list(only.columns) == ["book_id", "rating"]
+    with pytest.raises(ValueError, match="unknown column"):
+        iter_interactions(folder, columns=["nope"])
+
+
+def test_reviews_keep_text_exactly(make_raw):
+    text = "4.5 stars. \n HOLY (view spoiler)[ x (hide spoiler)] \u00e9\u2764 &amp; <br />  "
+    frame, stats = read_reviews(make_raw(reviews=[review(1, "9", text, n_votes=28), review(2, "9", "", rating=0)]))
+    assert frame["review_text"].tolist() == [text, ""]
+    assert frame["n_votes"].tolist() == [28, 3]
+    assert frame["rating"].tolist() == [4, 0]
+    assert stats.lines == 2
+    assert [len(c) for c in iter_reviews(make_raw(name="r2", reviews=[review()] * 3), chunk_rows=2)] == [2, 1]
+
+
+def test_empty_file_gives_empty_typed_frame(make_raw):
+    frame, stats = read_books(make_raw(books=[]))
+    assert len(frame) == 0 and stats.lines == 0
+    assert "first_author" in frame.columns and frame["ratings_count"].dtype == np.int64
+
+
+# ---- errors --------------------------------------------------------------------------------------------------
+
+
+def test_bad_boolean_names_file_line_and_field(make_raw):
+    folder = make_raw(books=[book("1"), book("2", is_ebook="maybe")])
+    with pytest.raises(RawDataError) as err:
+        read_books(folder)
+    assert str(err.value) == (f"{folder / BOOKS}, line 2: field 'is_ebook' must be \"true\", \"false\" or \"\", "
+                              "got 'maybe'")
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("ratings_count", "many", "field 'ratings_count' must be an integer >= 0"),
+    ("ratings_count", "", "field 'ratings_count' must be an integer >= 0"),
+    ("num_pages", "12.5", "field 'num_pages' must be an integer"),
+    ("average_rating", "4,1", "field 'average_rating' must be a number from 0 to 5"),
+    ("series", "1070125", "field 'series' must be a list of strings"),
+    ("authors", [{"role": "x"}], "field 'authors' must be a list of"),
+    ("title", 17, "field 'title' must be a string"),
+    ("book_id", "", "field 'book_id' must be a non-empty string"),
+])
+def test_bad_values_are_reported(make_raw, key, value, expected):
+    bad = book("3")
+    bad[key] = value
+    folder = make_raw(books=[book("1"), book("2"), bad])
+    with pytest.raises(RawDataError, match=re.escape(f"{folder / BOOKS}, line 3: {expected}")):
+        read_books(folder)
+
+
+def test_interaction_rating_out_of_range(make_raw):
+    folder = make_raw(interactions=[interaction(1, "1", 4), interaction(1, "2", rating=9)])
+    expected = "line 2: field 'rating' must be an integer from 0 to 5 (or a string holding one), got 9"
+    with pytest.raises(RawDataError, match=re.escape(expected)):
+        list(iter_interactions(folder))
+
+
+def test_malformed_json_names_file_and_line(make_raw):
+    folder = make_raw(interactions=[interaction(1, "1"), interaction(1, "2"), '{"user_id": "x" "book_id": "1"}'])
+    with pytest.raises(RawDataError) as err:
+        list(iter_interactions(folder))
+    assert str(err.value) == (f"{folder / INTERACTIONS}, line 3: not valid JSON "
+                              "(Expecting ',' delimiter: column 17)")
+
+
+@pytest.mark.parametrize("line, problem", [
+    ('{"a": 1} {"b": 2}', "not valid JSON (Extra data: column 10)"),
+    ("[1, 2]", "expected a JSON object, got list"),
+    ("nope", "not valid JSON (Expecting value: column 1)"),
+])
+def test_other_bad_lines(make_raw, line, problem):
+    folder = make_raw(interactions=[interaction(), line])
+    with pytest.raises(RawDataError, match=re.escape(f"line 2: {problem}")):
+        list(iter_interactions(folder))
+
+
+def test_invalid_utf8_names_line(make_raw):
+    folder = make_raw(interactions=[interaction()])
+    (folder / INTERACTIONS).write_bytes(gzip.compress(b'{"user_id": "\xff"}\n'))
+    with pytest.raises(RawDataError, match=r"line 1: not valid UTF-8"):
+        list(iter_interactions(folder))
+
+
+def test_missing_required_key_names_key_file_and_line(make_raw):
+    folder = make_raw(books=[book("1"), book("2"), book("3"), book("4"), book("5"), book("6"),
+                             book("7", drop=["book_id"])])
+    with pytest.raises(RawDataError) as err:
+        read_books(folder)
+    assert str(err.value) == f"{folder / BOOKS}, line 7: required key 'book_id' is missing"
+
+
+def test_skip_bad_lines_skips_and_counts(make_raw):
+    folder = make_raw(books=[book("1"), "{not json", book("3", drop=["title"]), "[]", book("5", is_ebook="maybe"),
+                             book("6", ratings_count="x"), book("7")])
+    frame, stats = read_books(folder, skip_bad_lines=True)
+    assert frame["book_id"].tolist() == ["1", "7"]
+    assert (stats.lines, stats.bad_lines) == (7, 5)
+
+
+def test_skip_bad_lines_in_chunks(make_raw):
+    lines = [interaction(1, "1", 1), "oops", interaction(1, "2", rating=7), interaction(1, "3", 2),
+             interaction(2, "1", 3)]
+    stats = LoadStats(path=None)
+    chunks = list(iter_interactions(make_raw(interactions=lines), chunk_rows=2, skip_bad_lines=True, stats=stats))
+    assert pd.concat(chunks)["rating"].tolist() == [1, 2, 3]
+    assert (stats.lines, stats.bad_lines) == (5, 2)
+
+
+def test_blank_lines_are_ignored_but_counted_in_line_numbers(make_raw):
+    folder = make_raw(books=[book("1"), "", "   ", book("4", is_ebook="nope")])
+    with pytest.raises(RawDataError, match="line 4: field 'is_ebook'"):
+        read_books(folder)
+    frame, stats = read_books(make_raw(name="ok", books=[book("1"), "", book("3")]))
+    assert len(frame) == 2 and stats.lines == 2 and stats.bad_lines == 0
+
+
+def test_missing_file_names_file_and_folder(make_raw):
+    folder = make_raw(books=[book()])
+    (folder / rawformat.REVIEWS_FILE).unlink()
+    with pytest.raises(RawDataError) as err:
+        read_reviews(folder)
+    name = rawformat.REVIEWS_FILE
+    assert str(err.value) == f"{name} is missing: put it in {folder} (expected {folder / name})"
+
+
+def test_truncated_gzip_is_a_clear_error(make_raw):
+    # Incompressible lines, so that the cut lands after the first decompressed block.
+    lines = [interaction(i, str(i), review_text_incomplete=np.random.default_rng(i).bytes(300).hex())
+             for i in range(3000)]
+    folder = make_raw(interactions=lines)
+    data = gzip_bytes(lines)
+    (folder / INTERACTIONS).write_bytes(data[: len(data) * 3 // 4])
+    with pytest.raises(RawDataError) as err:
+        list(iter_interactions(folder, skip_bad_lines=True))
+    message = str(err.value)
+    assert message.startswith(f"{folder / INTERACTIONS}: the gzip stream is truncated or corrupt after line ")
+    assert "(Compressed file ended before the end-of-stream marker was reached)" in message
+    after = int(re.search(r"after line (\d+)", message).group(1))
+    assert 0 < after < 3000
+
+
+def test_not_a_gzip_file(make_raw):
+    folder = make_raw(books=[book()])
+    (folder / BOOKS).write_text('{"book_id": "1"}\n')
+    with pytest.raises(RawDataError, match=re.escape(f"{folder / BOOKS}: not a gzip file")):
+        read_books(folder)
