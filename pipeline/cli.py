@@ -1,0 +1,142 @@
+"""`python -m pipeline <command>`: the data steps from the command line.
+
+Each subcommand is one `Subcommand` in SUBCOMMANDS: a help line, a function adding its arguments and a function
+running it (which imports what it needs, so `--help` stays fast). Adding a command is one entry and two small
+functions. Bad input (RawDataError, ValueError, FileNotFoundError) prints "error: <message>" to stderr and exits
+with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+__all__ = ["SUBCOMMANDS", "Subcommand", "format_summary", "main"]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# prepare
+
+_PARAM_HELP = {
+    "max_interactions": "keep at most N interactions of kept books, in file order",
+    "min_book_ratings": "books need at least N ratings (ratings_count)",
+    "max_book_ratings": "books may have at most N ratings",
+    "min_user_interactions": "users need at least N kept interactions",
+    "max_user_interactions": "users may have at most N kept interactions",
+    "test_frac": "share of users in the test split",
+    "dev_frac": "share of users in the dev split",
+    "val_frac": "share of users in the val split",
+    "seed": "seed of the user split",
+}
+
+
+def _prepare_arguments(parser: argparse.ArgumentParser) -> None:
+    from .prepare import PrepareParams
+
+    parser.add_argument("--raw", default="data/raw", metavar="DIR", help="raw files folder (default: %(default)s)")
+    parser.add_argument("--out", default="data/processed", metavar="DIR",
+                        help="prepared data folder (default: %(default)s)")
+    for f in fields(PrepareParams):
+        kind = float if f.name.endswith("_frac") else int
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=f.default,
+                            metavar="F" if kind is float else "N", help=f"{_PARAM_HELP[f.name]} (default: %(default)s)")
+    parser.add_argument("--skip-bad-lines", action="store_true",
+                        help="skip (and count) malformed lines instead of stopping at the first one")
+    parser.add_argument("--force", action="store_true", help="recompute even if the output is up to date")
+
+
+def _prepare_run(args: argparse.Namespace) -> int:
+    from .dataset import load_prepared, summarize
+    from .prepare import PrepareParams, prepare
+
+    params = PrepareParams(**{f.name: getattr(args, f.name) for f in fields(PrepareParams)})
+    manifest = prepare(args.raw, args.out, params, skip_bad_lines=args.skip_bad_lines, force=args.force,
+                       progress=True)
+    skipped = {name: n for name, n in manifest["bad_lines"].items() if n}
+    if skipped:
+        print("skipped bad lines: " + ", ".join(f"{name} {n:,}" for name, n in skipped.items()))
+    print(format_summary(summarize(load_prepared(args.out))))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# summary
+
+
+def _summary_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--processed", default="data/processed", metavar="DIR",
+                        help="prepared data folder (default: %(default)s)")
+
+
+def _summary_run(args: argparse.Namespace) -> int:
+    from .dataset import load_prepared, summarize
+
+    print(format_summary(summarize(load_prepared(args.processed))))
+    return 0
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The dataset summary of pipeline.dataset.summarize as a small text table."""
+
+    def share(x: float | None) -> str:
+        return "-" if x is None else f"{x:.1%}"
+
+    source = summary["source"] or "?"
+    if summary.get("generator"):
+        source += f" (scale {summary['generator']['scale']}, seed {summary['generator']['seed']})"
+    lines = [
+        f"{'source':<16}{source}",
+        f"{'books':<16}{summary['books']:,}",
+        f"{'authors':<16}{summary['authors']:,}",
+        f"{'users':<16}{summary['users']:,}",
+        f"{'labelled rows':<16}{summary['labelled_rows']:,}",
+        f"{'positive share':<16}{share(summary['positive_share'])} (dev, val, test)",
+        f"{'review share':<16}{share(summary['review_share'])} of labelled rows have a review",
+        "",
+        f"{'split':<8}{'users':>10}{'rows':>12}",
+    ]
+    lines += [f"{split:<8}{summary['users_per_split'][split]:>10,}{rows:>12,}"
+              for split, rows in summary["rows"].items()]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "prepare": Subcommand("raw files -> prepared parquet folder (books, users, train/dev/val/test)",
+                          _prepare_arguments, _prepare_run),
+    "summary": Subcommand("print what a prepared dataset holds", _summary_arguments, _summary_run),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in SUBCOMMANDS.items():
+        command.add_arguments(sub.add_parser(name, help=command.help, description=command.help))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; return the exit code (0 ok, 2 bad input or usage, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        return SUBCOMMANDS[args.command].run(args)
+    except (ValueError, FileNotFoundError) as e:  # RawDataError is a ValueError
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
