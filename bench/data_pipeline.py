@@ -131,7 +131,8 @@ def main() -> None:
     print("raw files: " + ", ".join(f"{n} {mb:,.0f} MB" for n, mb in sizes.items()))
     manifest = json.loads((processed / "manifest.json").read_text())
     print("prepared: " + json.dumps(manifest.get("counts", {})))
-    print(f"\n{'step':10} {'median s':>9} {'target s':>9} {'peak RSS GB':>12}   baseline      {'median s':>9} {'ratio':>6}")
+    header = ("step", "median s", "target s", "peak RSS GB", "baseline", "median s", "ratio")
+    print("\n{:10} {:>9} {:>9} {:>12}   {:12} {:>9} {:>6}".format(*header))
     for step, times, rss, base_name, base in rows:
         med, bmed = statistics.median(times), statistics.median(base)
         rss_over = rss > RSS_TARGET_GB.get(step, float("inf"))  # False for nan (not measured)

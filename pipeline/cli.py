@@ -71,6 +71,46 @@ def _prepare_run(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# generate and ensure-data
+
+
+def _scale_arguments(parser: argparse.ArgumentParser) -> None:
+    from .generate import SCALES
+
+    parser.add_argument("--scale", choices=list(SCALES), default="seed", help="data size (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes (default: 0)")
+
+
+def _generate_arguments(parser: argparse.ArgumentParser) -> None:
+    _scale_arguments(parser)
+    parser.add_argument("--out", default="data/raw", metavar="DIR", help="raw files folder (default: %(default)s)")
+
+
+def _generate_run(args: argparse.Namespace) -> int:
+    from .generate import generate
+
+    r = generate(args.out, args.scale, args.seed, progress=True)
+    print(f"wrote {r.books:,} books, {r.interactions:,} interactions of {r.users:,} users and {r.reviews:,} reviews "
+          f"({r.scale} scale, seed {r.seed}) to {r.out_dir} in {r.seconds:.1f} s")
+    return 0
+
+
+def _ensure_arguments(parser: argparse.ArgumentParser) -> None:
+    _scale_arguments(parser)
+    parser.add_argument("--data", default="data", metavar="DIR",
+                        help="data folder with raw/ and processed/ (default: %(default)s)")
+
+
+def _ensure_run(args: argparse.Namespace) -> int:
+    from .dataset import load_prepared, summarize
+    from .ensure import ensure_data
+
+    ensure_data(args.data, scale=args.scale, seed=args.seed, progress=True)
+    print(format_summary(summarize(load_prepared(f"{args.data}/processed"))))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------
 # summary
 
 
@@ -114,8 +154,12 @@ def format_summary(summary: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 SUBCOMMANDS: dict[str, Subcommand] = {
+    "generate": Subcommand("write synthetic Goodreads raw files in the real format", _generate_arguments,
+                           _generate_run),
     "prepare": Subcommand("raw files -> prepared parquet folder (books, users, train/dev/val/test)",
                           _prepare_arguments, _prepare_run),
+    "ensure-data": Subcommand("generate raw files when none are there (real files are kept), then prepare",
+                              _ensure_arguments, _ensure_run),
     "summary": Subcommand("print what a prepared dataset holds", _summary_arguments, _summary_run),
 }
 

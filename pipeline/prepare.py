@@ -40,14 +40,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .raw import DEFAULT_RAW_DIR, LoadStats, RawDataError, iter_interactions, iter_reviews, raw_path, read_books
+from .files import MARKER_FILE, read_marker, sha256_file
+from .raw import DEFAULT_RAW_DIR, LoadStats, iter_interactions, iter_reviews, raw_path, read_books
 from .rawformat import INTERACTIONS_FILE, RAW_FILES, REVIEWS_FILE
 
 __all__ = [
     "DEFAULT_OUT_DIR",
     "FORMAT_VERSION",
     "MANIFEST_FILE",
-    "MARKER_FILE",
     "PREPARE_VERSION",
     "SPLITS",
     "TABLE_FILES",
@@ -60,7 +60,6 @@ log = logging.getLogger(__name__)
 PREPARE_VERSION = 1  # bump when prepare's output changes for the same inputs and params (invalidates caches)
 FORMAT_VERSION = 1  # the layout of the prepared folder, checked by pipeline.dataset
 DEFAULT_OUT_DIR = Path("data/processed")
-MARKER_FILE = "GENERATED.json"  # written by pipeline.generate next to synthetic raw files
 MANIFEST_FILE = "manifest.json"
 SPLITS = ("train", "dev", "val", "test")
 TABLE_FILES = {"books": "books.parquet", "users": "users.parquet", **{s: f"{s}.parquet" for s in SPLITS}}
@@ -126,8 +125,8 @@ def prepare(raw_dir: str | Path = DEFAULT_RAW_DIR, out_dir: str | Path = DEFAULT
     params = params if params is not None else PrepareParams()
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     paths = {name: raw_path(raw_dir, name) for name in RAW_FILES}
-    inputs = {name: {"size": path.stat().st_size, "sha256": _sha256(path)} for name, path in paths.items()}
-    marker = _read_marker(raw_dir)
+    inputs = {name: {"size": path.stat().st_size, "sha256": sha256_file(path)} for name, path in paths.items()}
+    marker = read_marker(raw_dir)
     fingerprint = _fingerprint({"inputs": {n: i["sha256"] for n, i in inputs.items()}, "generator": marker,
                                 "params": params.to_dict(), "skip_bad_lines": skip_bad_lines,
                                 "prepare_version": PREPARE_VERSION})
@@ -163,30 +162,8 @@ def prepare(raw_dir: str | Path = DEFAULT_RAW_DIR, out_dir: str | Path = DEFAULT
 # Inputs, fingerprint and cache
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _fingerprint(content: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-
-
-def _read_marker(raw_dir: Path) -> dict | None:
-    """The generator's GENERATED.json in `raw_dir`, or None when there is none."""
-    path = raw_dir / MARKER_FILE
-    if not path.is_file():
-        return None
-    try:
-        marker = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RawDataError(f"{path}: not valid JSON ({e}); delete it if the raw files are real") from None
-    if not isinstance(marker, dict):
-        raise RawDataError(f"{path}: expected a JSON object; delete it if the raw files are real")
-    return marker
 
 
 def _source(marker: dict | None, inputs: dict[str, dict]) -> str:

@@ -17,3 +17,13 @@ def make_raw(tmp_path: Path):
         return write_raw(tmp_path / name, **files)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def small_prepared(tmp_path_factory) -> Path:
+    """A generated `small`-scale dataset, prepared once per test session: the processed folder."""
+    from pipeline.ensure import ensure_data
+
+    data = tmp_path_factory.mktemp("small-data")
+    ensure_data(data, scale="small", seed=0)
+    return data / "processed"

@@ -15,7 +15,8 @@ import pipeline.prepare as prepare_module
 from pipeline import rawformat
 from pipeline.cli import main
 from pipeline.dataset import load_prepared, summarize
-from pipeline.prepare import MARKER_FILE, SPLITS, TABLE_FILES, PrepareParams, prepare
+from pipeline.files import MARKER_FILE
+from pipeline.prepare import SPLITS, TABLE_FILES, PrepareParams, prepare
 from pipeline.raw import RawDataError, iter_interactions
 from tests.rawfixtures import book, interaction, review, user_id, write_lines
 
@@ -219,12 +220,6 @@ def test_synthetic_source_copies_the_generator_marker(make_raw, tmp_path):
     stale = {**marker, "files": {rawformat.BOOKS_FILE: "0" * 64}}
     (raw / MARKER_FILE).write_text(json.dumps(stale))
     assert prepare(raw, tmp_path / "out", PrepareParams(**SMALL))["source"] == "real"
-
-
-def test_marker_file_name_matches_the_generator():
-    from pipeline.generate import MARKER_FILE as GENERATOR_MARKER
-
-    assert MARKER_FILE == GENERATOR_MARKER
 
 
 # ---- cache and atomic output --------------------------------------------------------------------------------

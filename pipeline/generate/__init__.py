@@ -7,7 +7,6 @@ files from real ones dropped in later). The same seed gives byte-identical files
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import os
@@ -20,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import rawformat
+from ..files import MARKER_FILE, sha256_file
 from .behaviour import Interactions, make_interactions
 from .catalog import Catalog, book_record, make_catalog, series_names
 from .reviews import compose_review
@@ -27,7 +27,6 @@ from .scales import SCALES, Scale, get_scale
 from .writer import DateFormatter, GzipLines, hex_ids
 
 GENERATOR_VERSION = 1
-MARKER_FILE = "GENERATED.json"
 INCOMPLETE_CHARS = 300  # review_text_incomplete is the HTML review cut near this length
 
 __all__ = ["GENERATOR_VERSION", "MARKER_FILE", "SCALES", "GenerationReport", "generate", "get_scale"]
@@ -73,19 +72,11 @@ def generate(out_dir: str | Path, scale: str | Scale = "seed", seed: int = 0, *,
         "scale": sc.name,
         "seed": seed,
         "params": sc.params(),
-        "files": {name: _sha256(out / name) for name in rawformat.RAW_FILES},
+        "files": {name: sha256_file(out / name) for name in rawformat.RAW_FILES},
     }
     (out / MARKER_FILE).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
     return GenerationReport(out, sc.name, seed, cat.n_books, inter.n_users, len(inter.user), n_reviews,
                             time.perf_counter() - t0)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _write_books(path: Path, cat: Catalog, rng: np.random.Generator, text_rng: random.Random, level: int) -> None:

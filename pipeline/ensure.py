@@ -1,0 +1,34 @@
+"""Make sure a data folder holds prepared data: what `make run` does before it opens the workbench.
+
+`DATA/raw` holds the raw files. Real files there are always used as they are and never overwritten. When the
+folder has no raw files, synthetic ones are generated; when it holds synthetic files of another scale or seed
+(as GENERATED.json records), they are regenerated. Then `prepare` writes `DATA/processed` (or reuses it).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from . import rawformat
+from .files import read_marker
+from .generate import generate
+from .prepare import prepare
+
+log = logging.getLogger(__name__)
+
+
+def ensure_data(data_dir: str | Path, *, scale: str = "seed", seed: int = 0, progress: bool = False) -> dict:
+    """Generate (when needed) and prepare the data under `data_dir`; return the prepared manifest."""
+    data = Path(data_dir)
+    raw = data / "raw"
+    present = [name for name in rawformat.RAW_FILES if (raw / name).exists()]
+    marker = read_marker(raw)
+    if not present:
+        log.info("no raw files in %s: generating %s-scale synthetic data (seed %d)", raw, scale, seed)
+        generate(raw, scale, seed, progress=progress)
+    elif marker is not None and (marker.get("scale"), marker.get("seed")) != (scale, seed):
+        log.info("%s holds synthetic %s data (seed %s): regenerating at %s scale (seed %d)",
+                 raw, marker.get("scale"), marker.get("seed"), scale, seed)
+        generate(raw, scale, seed, progress=progress)
+    return prepare(raw, data / "processed", progress=progress)
