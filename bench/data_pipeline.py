@@ -6,7 +6,8 @@ Measures, each step in its own process so that its peak RSS is its own:
   load       `pipeline.dataset.load_prepared`     target <= 5 s
 and against baselines measured in the same run:
   read floor  gzip-decompress and json-parse every raw line: the least any Python reader of the raw files does;
-  seed layout the seed's in-memory layout, the user's book_idxs tuple copied onto every labelled row.
+  seed layout the same tables read with pandas, plus the seed's in-memory layout: the user's book_idxs
+              tuple copied onto every labelled row (time and memory).
 Then prints the calibration table: the seed tutorial's five LFs (tests/seed_lfs.py, run by snorkel's
 PandasLFApplier) on the generated dev split, side by side with the seed's dev table.
 
@@ -57,17 +58,30 @@ def read_floor(raw: Path) -> float:
     return time.perf_counter() - t0
 
 
-def seed_layout(processed: Path) -> float:
-    """Load the same data and copy each user's book_idxs tuple onto every labelled row, as the seed does."""
+def seed_layout(processed: Path) -> dict:
+    """Read the same tables, then copy each user's book_idxs tuple onto every labelled row, as the seed does."""
     import pandas as pd
 
-    t0 = time.perf_counter()
-    users = pd.read_parquet(processed / "users.parquet")
-    by_user = dict(zip(users.user_idx, users.book_idxs.map(tuple), strict=True))
+    tables = {name: pd.read_parquet(processed / f"{name}.parquet")
+              for name in ("books", "users", "train", "dev", "val", "test")}
+    by_user = dict(zip(tables["users"].user_idx, tables["users"].book_idxs.map(tuple), strict=True))
     for split in ("train", "dev", "val", "test"):
-        df = pd.read_parquet(processed / f"{split}.parquet")
-        df["book_idxs"] = df.user_idx.map(by_user)
-    return time.perf_counter() - t0
+        tables[split]["book_idxs"] = tables[split].user_idx.map(by_user)
+    return tables
+
+
+def frames_mb(frames) -> float:
+    """Deep memory of DataFrames, counting each distinct book-set object once (shared sets are not copies)."""
+    seen, total = set(), 0
+    for df in frames:
+        total += int(df.drop(columns=[c for c in ("book_idxs",) if c in df]).memory_usage(deep=True).sum())
+        if "book_idxs" in df:
+            for obj in df["book_idxs"]:
+                if id(obj) not in seen:
+                    seen.add(id(obj))
+                    total += sys.getsizeof(obj) + getattr(obj, "nbytes", 8 * len(obj))
+            total += 8 * len(df)  # the column's pointers
+    return total / 1024**2
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -125,6 +139,9 @@ def main() -> None:
     load = timed(lambda: load_prepared(processed), max(args.repeat, 5))
     layout = timed(lambda: seed_layout(processed), max(args.repeat, 5))
     rows.append(("load", load, float("nan"), "seed layout", layout))
+    ours = load_prepared(processed)
+    ours_mb = frames_mb([ours.users, *ours.splits.values()])
+    seed_mb = frames_mb([df for name, df in seed_layout(processed).items() if name != "books"])
 
     sizes = {name: (raw / name).stat().st_size / 1024**2 for name in rawformat.RAW_FILES}
     print(f"\nData pipeline benchmark, scale={args.scale}, {args.repeat} repeats, {os.cpu_count()} cores")
@@ -139,6 +156,8 @@ def main() -> None:
         ok = "ok" if med <= TARGETS[step] and not rss_over else "MISSED"
         print(f"{step:10} {med:9.2f} {TARGETS[step]:9.0f} {rss:12.2f}   {base_name:12} {bmed:9.2f} "
               f"{med / bmed:6.2f}  {ok}")
+    print(f"memory of users + splits: {ours_mb:,.0f} MB with book sets stored once per user, "
+          f"{seed_mb:,.0f} MB in the seed's layout (a tuple per row), ratio {ours_mb / seed_mb:.2f}")
     if not args.skip_calibration:
         calibration(processed)
 
