@@ -1,0 +1,236 @@
+"""Every saved version of the LF config, kept; writes atomic; a save from a stale version refused.
+
+Layout of a store folder::
+
+    root/
+      versions/000001.toml   the config as saved (what lfs.config.dumps_config writes); never rewritten
+      versions/000002.toml
+      index.jsonl            one JSON object per version, oldest first: version, saved_at (UTC ISO),
+                             note, key (LFConfig.key), parent (the version it was edited from), restored_from
+      .lock                  flock'ed around every read-check-write
+
+A save writes the version file, then the index, each through a temp file in the same folder (flush, fsync,
+``os.replace``); the index is the commit point, so a save that fails midway leaves the store as it was (an orphan
+version file that the index does not list is overwritten by the next save). The stale check and the write happen
+under an exclusive ``fcntl.flock`` on ``root/.lock``, so of two processes saving from the same version exactly one
+wins and the other gets :class:`StaleVersionError`.
+
+>>> import tempfile
+>>> store = ConfigStore.open(Path(tempfile.mkdtemp()))
+>>> store.latest(), store.history()[0].note
+(1, 'default config')
+>>> cfg = store.load().remove("polarity_negative")
+>>> store.save(cfg, base_version=1, note="drop polarity_negative").version
+2
+>>> store.changes(1, 2).removed
+('polarity_negative',)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lfs.config import DEFAULT_CONFIG_PATH, LFConfig, dumps_config, load_config
+
+DEFAULT_STORE = Path("data/lf_configs")
+
+
+class ConfigConflict(ValueError):
+    """A save could not be made as asked (the store moved on, or the base version does not exist)."""
+
+
+class StaleVersionError(ConfigConflict):
+    """The config was edited from version ``base`` but version ``latest`` has been saved since."""
+
+    def __init__(self, base: int, latest: int):
+        super().__init__(f"version {latest} was saved since you loaded version {base}; "
+                         "reload it or save your edits as a copy")
+        self.base, self.latest = base, latest
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    saved_at: str
+    note: str
+    key: str
+    parent: int | None = None
+    restored_from: int | None = None
+
+
+@dataclass(frozen=True)
+class ConfigChanges:
+    """LF names added, removed and changed (same name, other content) from one version to another."""
+
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed: tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so a reader sees the old file or the new one, never a part."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+class ConfigStore:
+    """The versions of one LF config, in a folder. Use :meth:`open` to create or seed it."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # -- paths -------------------------------------------------------------------------------------------------------
+    @property
+    def index_path(self) -> Path:
+        return self.root / "index.jsonl"
+
+    def version_path(self, version: int) -> Path:
+        return self.root / "versions" / f"{version:06d}.toml"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.root / ".lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    # -- opening -----------------------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, root: str | Path = DEFAULT_STORE, seed_from: str | Path | LFConfig = DEFAULT_CONFIG_PATH
+             ) -> ConfigStore:
+        """The store at ``root``, created if needed; an empty store gets ``seed_from`` as version 1."""
+        store = cls(root)
+        (store.root / "versions").mkdir(parents=True, exist_ok=True)
+        with store._locked():
+            if not store._read_index():
+                seed = seed_from if isinstance(seed_from, LFConfig) else load_config(seed_from)
+                store._write_version(seed, [], note="default config", parent=None)
+        return store
+
+    # -- reading -----------------------------------------------------------------------------------------------------
+    def _read_index(self) -> list[VersionInfo]:
+        try:
+            text = self.index_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        infos = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                infos.append(VersionInfo(**json.loads(line)))
+            except (ValueError, TypeError) as exc:
+                raise ConfigConflict(f"{self.index_path}:{n}: unreadable index entry ({exc})") from None
+        return infos
+
+    def history(self) -> list[VersionInfo]:
+        """Every saved version, newest first."""
+        return self._read_index()[::-1]
+
+    def info(self, version: int | None = None) -> VersionInfo:
+        infos = self._read_index()
+        if not infos:
+            raise ConfigConflict(f"{self.root}: no saved LF config versions (open it with ConfigStore.open)")
+        if version is None:
+            return infos[-1]
+        for info in infos:
+            if info.version == version:
+                return info
+        raise KeyError(f"{self.root}: no version {version}; versions are 1..{infos[-1].version}")
+
+    def latest(self) -> int:
+        return self.info().version
+
+    def load(self, version: int | None = None) -> LFConfig:
+        """The config saved as ``version`` (None: the latest)."""
+        return load_config(self.version_path(self.info(version).version))
+
+    def text(self, version: int | None = None) -> str:
+        """The TOML text of a version, as it is written (normalized by re-dumping, so diffs show content only)."""
+        return dumps_config(self.load(version))
+
+    # -- writing -----------------------------------------------------------------------------------------------------
+    def _write_version(self, cfg: LFConfig, infos: list[VersionInfo], *, note: str, parent: int | None,
+                       restored_from: int | None = None) -> VersionInfo:
+        version = infos[-1].version + 1 if infos else 1
+        info = VersionInfo(version=version, saved_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                           note=note.strip(), key=cfg.key, parent=parent, restored_from=restored_from)
+        _atomic_write(self.version_path(version), dumps_config(cfg))
+        lines = [json.dumps(asdict(i), ensure_ascii=False) + "\n" for i in (*infos, info)]
+        _atomic_write(self.index_path, "".join(lines))
+        return info
+
+    def save(self, cfg: LFConfig, *, base_version: int, note: str = "") -> VersionInfo:
+        """Save ``cfg`` (edited from ``base_version``) as a new version.
+
+        A config identical to the latest is not saved again: the latest version's info is returned. Raises
+        StaleVersionError when another version was saved after ``base_version``.
+        """
+        return self._save(cfg, base_version=base_version, note=note, restored_from=None)
+
+    def restore(self, version: int, *, base_version: int, note: str = "") -> VersionInfo:
+        """Save a copy of an old version as a new version (history is never rewritten)."""
+        return self._save(self.load(version), base_version=base_version,
+                          note=note or f"restored version {version}", restored_from=version)
+
+    def _save(self, cfg: LFConfig, *, base_version: int, note: str, restored_from: int | None) -> VersionInfo:
+        if not isinstance(cfg, LFConfig):
+            raise TypeError(f"save() takes an LFConfig, got {type(cfg).__name__}")
+        with self._locked():
+            infos = self._read_index()
+            if not infos:
+                raise ConfigConflict(f"{self.root}: no saved LF config versions (open it with ConfigStore.open)")
+            latest = infos[-1]
+            if cfg.key == latest.key:
+                return latest
+            if base_version < latest.version:
+                raise StaleVersionError(base_version, latest.version)
+            if base_version != latest.version:
+                raise ConfigConflict(f"base version {base_version} does not exist; the latest is {latest.version}")
+            return self._write_version(cfg, infos, note=note, parent=base_version, restored_from=restored_from)
+
+    # -- comparing ---------------------------------------------------------------------------------------------------
+    def diff(self, a: int, b: int) -> list[str]:
+        """Unified diff of the TOML texts of versions ``a`` and ``b`` (lines without newlines)."""
+        return list(difflib.unified_diff(self.text(a).splitlines(), self.text(b).splitlines(),
+                                         fromfile=f"version {a}", tofile=f"version {b}", lineterm=""))
+
+    def changes(self, a: int, b: int) -> ConfigChanges:
+        """Which LFs (by name) version ``b`` adds, removes and changes relative to version ``a``."""
+        old = {s.name: s for s in self.load(a)}
+        new = {s.name: s for s in self.load(b)}
+        return ConfigChanges(added=tuple(n for n in new if n not in old),
+                             removed=tuple(n for n in old if n not in new),
+                             changed=tuple(n for n in new if n in old and new[n] != old[n]))
