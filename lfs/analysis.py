@@ -11,6 +11,7 @@ figure so that the UI can open the examples.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,6 +49,12 @@ def _gold(y, n: int) -> np.ndarray | None:
 
 def lf_summary(L: np.ndarray, specs: Sequence[LFSpec], y=None) -> pd.DataFrame:
     """snorkel's lf_summary (with gold when given) plus Labelled, Acc. low and Acc. high (95% Wilson)."""
+    with warnings.catch_warnings():  # scipy warns that snorkel's int label matrix will keep its dtype one day
+        warnings.filterwarnings("ignore", "Input has data type", FutureWarning)
+        return _lf_summary(L, specs, y)
+
+
+def _lf_summary(L: np.ndarray, specs: Sequence[LFSpec], y) -> pd.DataFrame:
     from snorkel.labeling import LFAnalysis
 
     L = np.asarray(L)

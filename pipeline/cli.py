@@ -111,6 +111,111 @@ def _ensure_run(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# features, label, analyze (the LF engine)
+
+
+def _engine_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--processed", default="data/processed", metavar="DIR",
+                        help="prepared data folder (default: %(default)s)")
+    parser.add_argument("--engine", choices=("local", "dask"), default="local",
+                        help="local: this machine's cores; dask: partitions on a Dask cluster (default: local)")
+    parser.add_argument("--scheduler", default="local", metavar="ADDRESS",
+                        help="with --engine dask: 'local' starts a LocalCluster, or tcp://HOST:8786 of a running "
+                             "scheduler (default: local)")
+
+
+def _features_arguments(parser: argparse.ArgumentParser) -> None:
+    _engine_arguments(parser)
+    parser.add_argument("--split", default="all", help="train, dev, val, test or all (default: all)")
+    parser.add_argument("--processes", type=int, default=None, metavar="N",
+                        help="TextBlob worker processes with the local engine (default: all cores)")
+
+
+def _features_run(args: argparse.Namespace) -> int:
+    import time
+
+    from lfs.features import load_all_features
+    from pipeline.dataset import load_prepared
+
+    data = load_prepared(args.processed)
+    splits = list(data.splits) if args.split == "all" else [args.split]
+    started = time.perf_counter()
+    if args.engine == "dask":
+        from lfs.dask_engine import features_on_dask
+
+        frames = features_on_dask(data, splits, scheduler=args.scheduler)
+    else:
+        frames = load_all_features(data, splits, processes=args.processes, progress=True)
+    for split, frame in frames.items():
+        print(f"{split:<6}{len(frame):>10,} rows  " + "  ".join(
+            f"{c} {frame[c].notna().mean():.0%}" for c in ("polarity", "same_author_count")) + " present")
+    print(f"features ready in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _config_arguments(parser: argparse.ArgumentParser, split_default: str) -> None:
+    _engine_arguments(parser)
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="LF config (TOML; default: the seed's five LFs in lfs/default.toml)")
+    parser.add_argument("--split", default=split_default, help=f"split (default: {split_default})")
+
+
+def _specs_and_split(args: argparse.Namespace):
+    from lfs.config import load_config, load_default
+    from lfs.workspace import open_split
+    from pipeline.dataset import load_prepared
+
+    config = load_config(args.config) if args.config else load_default()
+    specs = config.enabled()
+    data = load_prepared(args.processed)
+    split = open_split(data, args.split, progress=True)
+    if args.engine == "dask":
+        from lfs.dask_engine import label_matrix_on_dask
+
+        return specs, split, label_matrix_on_dask(split, specs, scheduler=args.scheduler)
+    return specs, split, split.matrix(specs)
+
+
+def _label_arguments(parser: argparse.ArgumentParser) -> None:
+    _config_arguments(parser, "train")
+    parser.add_argument("--out", required=True, metavar="FILE.parquet",
+                        help="where to write user_idx, book_idx and one column per LF")
+
+
+def _label_run(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from lfs.workspace import label_frame
+
+    specs, split, L = _specs_and_split(args)
+    frame = label_frame(split, specs, L)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), args.out)
+    covered = (L != -1).any(axis=1).mean() if len(L) else 0.0
+    print(f"wrote {len(frame):,} rows x {len(specs)} LFs of {args.split} to {args.out} (coverage {covered:.1%})")
+    return 0
+
+
+def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
+    _config_arguments(parser, "dev")
+
+
+def _analyze_run(args: argparse.Namespace) -> int:
+    from lfs.analysis import analyze
+
+    specs, split, L = _specs_and_split(args)
+    result = analyze(L, specs, split.gold)
+    print(result.summary.to_string(float_format=lambda v: f"{v:.4f}"))
+    t = result.totals
+    line = (f"\n{args.split}: {t['rows']:,} rows; coverage {t['coverage']:.2%}, overlaps {t['overlap_rate']:.2%}, "
+            f"conflicts {t['conflict_rate']:.2%}; majority vote covers {t['mv_coverage']:.2%}")
+    if "mv_accuracy" in t:
+        line += f" with accuracy {t['mv_accuracy']:.3f} on {t['mv_labelled']:,} labelled rows"
+    print(line)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------
 # summary
 
 
@@ -160,6 +265,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                           _prepare_arguments, _prepare_run),
     "ensure-data": Subcommand("generate raw files when none are there (real files are kept), then prepare",
                               _ensure_arguments, _ensure_run),
+    "features": Subcommand("compute the per-row LF features once (TextBlob, same-author counts, ...) and cache them",
+                           _features_arguments, _features_run),
+    "label": Subcommand("apply an LF config to a split and write the label matrix (parquet)", _label_arguments,
+                        _label_run),
+    "analyze": Subcommand("apply an LF config and print snorkel's LF summary with intervals and totals",
+                          _analyze_arguments, _analyze_run),
     "summary": Subcommand("print what a prepared dataset holds", _summary_arguments, _summary_run),
 }
 
@@ -178,8 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         return SUBCOMMANDS[args.command].run(args)
-    except (ValueError, FileNotFoundError) as e:  # RawDataError is a ValueError
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, KeyError, FileNotFoundError) as e:  # RawDataError and LFSpecError are ValueErrors
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e  # KeyError's str() adds quotes
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
