@@ -1,4 +1,4 @@
-"""Per-row work on a Dask cluster, partition by partition: the built-in features now, LF application next.
+"""Per-row work on a Dask cluster, partition by partition: the built-in features and LF application.
 
 `map_partitions` is the one building block: cut the rows into contiguous row ranges, run a plain function on
 each range on the workers (with small shared lookups broadcast once), and put the results back by position.
@@ -31,7 +31,8 @@ from .features import ROW_COLUMNS, FeatureLookups, build_lookups, compute_partit
 if TYPE_CHECKING:  # dask is imported only by the functions that use it
     from distributed import Client
 
-__all__ = ["compute_features_dask", "connect", "map_partitions", "partition_bounds"]
+__all__ = ["compute_features_dask", "connect", "features_on_dask", "label_matrix_on_dask", "map_partitions",
+           "partition_bounds"]
 
 LOCAL = "local"
 LOCAL_WORKERS = 2
@@ -196,3 +197,33 @@ def compute_features_dask(data: PreparedData, split: str, *, scheduler: str | Cl
         values = map_partitions(client, _feature_partition, rows[list(ROW_COLUMNS)], lookups, partitions,
                                 timeout=timeout)
     return feature_frame(values, rows.index)
+
+
+def features_on_dask(data: PreparedData, splits, *, scheduler: str | Client) -> dict[str, pd.DataFrame]:
+    """compute_features_dask for several splits over one cluster connection."""
+    with _client_for(scheduler) as client:
+        return {s: compute_features_dask(data, s, scheduler=client) for s in splits}
+
+
+def _label_partition(rows: pd.DataFrame, shared: tuple) -> np.ndarray:
+    """The worker side of label_matrix_on_dask: features, then the LF columns, for one range of rows."""
+    from .apply import LFData, label_matrix
+
+    lookups, specs, books = shared
+    features = compute_partition(rows, lookups)
+    user_books = pd.Series([lookups.user_books[lookups.user_offsets[u]:lookups.user_offsets[u + 1]]
+                            for u in rows["user_idx"].to_numpy()], index=rows.index, dtype=object)
+    return label_matrix(specs, LFData(rows, features, books, user_books))
+
+
+def label_matrix_on_dask(data: PreparedData, split: str, specs, *, scheduler: str | Client,
+                         partitions: int | None = None, timeout: float | None = None) -> np.ndarray:
+    """The label matrix of `specs` on `split`, each partition computing its features and its LF columns on a
+    worker with the same code as the local engine: identical to `lfs.workspace.open_split(...).matrix(specs)`."""
+    rows = data.splits[split]
+    books = data.books[["book_idx", "title", "description"]]
+    with _client_for(scheduler) as client:
+        if partitions is None:
+            partitions = 2 * max(1, sum(client.nthreads().values()))
+        return map_partitions(client, _label_partition, rows[list(ROW_COLUMNS)],
+                              (build_lookups(data), tuple(specs), books), partitions, timeout=timeout)

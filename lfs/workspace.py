@@ -39,11 +39,15 @@ class Split:
         return analyze(self.matrix(specs), specs, self.gold)
 
 
+def check_split(prepared: PreparedData, split: str) -> None:
+    if split not in prepared.splits:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(prepared.splits)}")
+
+
 def open_split(prepared: PreparedData, split: str, *, features: pd.DataFrame | None = None,
                progress: bool = False) -> Split:
     """The split's rows with their features (computed once and cached on disk) wrapped for the LF engine."""
-    if split not in prepared.splits:
-        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(prepared.splits)}")
+    check_split(prepared, split)
     rows = prepared.splits[split]
     if features is None:
         features = load_features(prepared, split, progress=progress)

@@ -161,18 +161,26 @@ def _config_arguments(parser: argparse.ArgumentParser, split_default: str) -> No
 
 
 def _specs_and_split(args: argparse.Namespace):
+    import pandas as pd
+
     from lfs.config import load_config, load_default
-    from lfs.workspace import open_split
+    from lfs.workspace import check_split, open_split
     from pipeline.dataset import load_prepared
 
     config = load_config(args.config) if args.config else load_default()
     specs = config.enabled()
     data = load_prepared(args.processed)
-    split = open_split(data, args.split, progress=True)
     if args.engine == "dask":
         from lfs.dask_engine import label_matrix_on_dask
+        from lfs.features import FEATURE_COLUMNS
 
-        return specs, split, label_matrix_on_dask(split, specs, scheduler=args.scheduler)
+        check_split(data, args.split)
+        L = label_matrix_on_dask(data, args.split, specs, scheduler=args.scheduler)
+        # the workers computed the features; the local view only needs rows and gold (no features are read)
+        rows = data.splits[args.split]
+        empty = pd.DataFrame(index=rows.index, columns=list(FEATURE_COLUMNS), dtype=float)
+        return specs, open_split(data, args.split, features=empty), L
+    split = open_split(data, args.split, progress=True)
     return specs, split, split.matrix(specs)
 
 

@@ -42,6 +42,23 @@ def test_features_equal_the_local_engine(client, tiny, partitions):
         pd.testing.assert_frame_equal(got, F.compute_features(tiny, split, processes=1), check_exact=True)
 
 
+@pytest.mark.parametrize("partitions", [None, 5])
+def test_label_matrix_equals_the_local_engine(client, tiny, partitions):
+    from lfs.config import load_default
+    from lfs.dask_engine import label_matrix_on_dask
+    from lfs.spec import KeywordLF, KeywordRule, PythonLF
+    from lfs.workspace import open_split
+
+    specs = (*load_default().enabled(),
+             KeywordLF("title_word", field="title", match="word", rules=(KeywordRule(("crown", "star"), 1),)),
+             PythonLF("sequel", function="lfs.custom.examples:wants_the_sequel"))
+    for split in ("train", "dev"):
+        local = open_split(tiny, split, features=F.compute_features(tiny, split, processes=1)).matrix(specs)
+        got = label_matrix_on_dask(tiny, split, specs, scheduler=client, partitions=partitions, timeout=TIMEOUT)
+        np.testing.assert_array_equal(got, local)
+        assert got.dtype == np.int8
+
+
 def test_connect_by_address(client, tiny):
     address = client.scheduler.address
     assert address.startswith("tcp://")
