@@ -4,8 +4,8 @@ One evaluator per template turns a spec into one column with numpy. `LFData` hol
 one split (rows, features, book texts) and memoises the expensive parts, so that an edit costs milliseconds:
 
 - keyword hits: each text field is lower-cased once, UTF-8 encoded and joined into one buffer; the rows that
-  contain a keyword are found with `bytes.find` over that buffer (C speed) and memoised per (field, mode,
-  keyword), so editing a keyword list only searches the new keywords;
+  contain a keyword are found in one Aho-Corasick pass for all new keywords of an LF and memoised per (field,
+  mode, keyword), so editing a keyword list only searches the new keywords;
 - columns: memoised by the spec's `key` (template + parameters, not the name), so editing one LF recomputes
   one column.
 
@@ -37,11 +37,16 @@ def is_word_char(ch: str) -> bool:
 
 
 class TextIndex:
-    """Lower-cased texts (None = missing) in one UTF-8 buffer; which items contain a keyword, memoised."""
+    """Lower-cased texts (None = missing) in one UTF-8 buffer; which items contain a keyword, memoised.
+
+    Keywords not yet memoised are searched together in one pass over the buffer (Aho-Corasick, all overlapping
+    matches), so the cost of a search hardly grows with the number of keywords.
+    """
 
     def __init__(self, texts: Sequence[object]):
         self.present = np.fromiter((isinstance(t, str) for t in texts), dtype=bool, count=len(texts))
-        encoded = [t.lower().encode("utf-8", "surrogatepass") if isinstance(t, str) else b"" for t in texts]
+        self._items = np.flatnonzero(self.present)  # positions of the texts held in the buffer
+        encoded = [texts[i].lower().encode("utf-8", "surrogatepass") for i in self._items]
         self._buf = _SEP.join(encoded)
         lengths = np.fromiter((len(e) + 1 for e in encoded), dtype=np.int64, count=len(encoded))
         self._starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(encoded) else np.zeros(0, np.int64)
@@ -52,24 +57,30 @@ class TextIndex:
 
     def hits(self, keyword: str, mode: str) -> np.ndarray:
         """Boolean mask: the items whose lower-cased text contains `keyword` (as a substring, or as a word)."""
-        kw = keyword.lower()
-        memo_key = (kw, mode)
-        if memo_key not in self._memo:
-            self._memo[memo_key] = self._search(kw, mode)
-        return self._memo[memo_key]
+        key = (keyword.lower(), mode)
+        if key not in self._memo:
+            self.search([keyword], mode)
+        return self._memo[key]
 
-    def _search(self, kw: str, mode: str) -> np.ndarray:
-        needle, buf = kw.encode("utf-8", "surrogatepass"), self._buf
-        found = []
-        i = buf.find(needle)
-        while i != -1:
-            if mode == "substring" or self._bounded(i, i + len(needle)):
-                found.append(i)
-            i = buf.find(needle, i + 1)
-        mask = np.zeros(len(self.present), dtype=bool)
-        if found and needle:
-            mask[np.searchsorted(self._starts, np.asarray(found, dtype=np.int64), side="right") - 1] = True
-        return mask
+    def search(self, keywords: Sequence[str], mode: str) -> None:
+        """Memoise the hits of every keyword not seen yet, in one pass over the texts."""
+        from ahocorasick_rs import BytesAhoCorasick
+
+        todo = list(dict.fromkeys(k.lower() for k in keywords if (k.lower(), mode) not in self._memo))
+        if not todo:
+            return
+        starts: list[list[int]] = [[] for _ in todo]
+        if self._buf:
+            automaton = BytesAhoCorasick([k.encode("utf-8", "surrogatepass") for k in todo])
+            for pattern, begin, end in automaton.find_matches_as_indexes(self._buf, overlapping=True):
+                if mode == "substring" or self._bounded(begin, end):
+                    starts[pattern].append(begin)
+        for kw, found in zip(todo, starts, strict=True):
+            mask = np.zeros(len(self.present), dtype=bool)
+            if found:
+                item = np.searchsorted(self._starts, np.asarray(found, dtype=np.int64), side="right") - 1
+                mask[self._items[item]] = True
+            self._memo[(kw, mode)] = mask
 
     def _bounded(self, start: int, end: int) -> bool:
         """True when the characters around buf[start:end] are not word characters (text edges count as not)."""
@@ -170,6 +181,7 @@ def label_matrix(specs: Sequence[LFSpec], data: LFData) -> np.ndarray:
 
 # -- evaluators -------------------------------------------------------------------------------------------------
 def keyword_column(spec: KeywordLF, data: LFData) -> np.ndarray:
+    data.text_index(spec.field).search([kw for rule in spec.rules for kw in rule.keywords], spec.match)
     out = np.full(data.n, ABSTAIN, dtype=np.int8)
     undecided = data.text_present(spec.field).copy()
     for rule in spec.rules:

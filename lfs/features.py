@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.dataset import PreparedData
+from pipeline.files import write_atomic
 from pipeline.prepare import SPLITS
 
 from . import textblob_features as tb
@@ -311,7 +310,7 @@ def _write_split_cache(data: PreparedData, split: str, frame: pd.DataFrame) -> N
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META_KEY: json.dumps(meta).encode()})
     write_parquet_atomic(table, folder / f"{split}.parquet")
-    _write_atomic(folder / f"{split}.json", lambda f: f.write(json.dumps(meta, indent=2).encode() + b"\n"))
+    write_atomic(folder / f"{split}.json", lambda f: f.write(json.dumps(meta, indent=2).encode() + b"\n"))
 
 
 def cached_score_texts(texts: Sequence[str], cache_file: Path | None, *, processes: int | None = None,
@@ -372,17 +371,4 @@ def write_parquet_atomic(table, path: Path) -> None:
     """Write a pyarrow Table to `path` atomically (temp file in the same folder, fsync, os.replace)."""
     import pyarrow.parquet as pq
 
-    _write_atomic(path, lambda f: pq.write_table(table, f))
-
-
-def _write_atomic(path: Path, write: Callable) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, lambda f: pq.write_table(table, f))

@@ -32,14 +32,13 @@ import contextlib
 import difflib
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from lfs.config import DEFAULT_CONFIG_PATH, LFConfig, dumps_config, load_config
+from pipeline.files import write_text_atomic
 
 DEFAULT_STORE = Path("data/lf_configs")
 
@@ -77,30 +76,6 @@ class ConfigChanges:
 
     def __bool__(self) -> bool:
         return bool(self.added or self.removed or self.changed)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so a reader sees the old file or the new one, never a part."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 class ConfigStore:
@@ -187,9 +162,9 @@ class ConfigStore:
         version = infos[-1].version + 1 if infos else 1
         info = VersionInfo(version=version, saved_at=datetime.now(UTC).isoformat(timespec="seconds"),
                            note=note.strip(), key=cfg.key, parent=parent, restored_from=restored_from)
-        _atomic_write(self.version_path(version), dumps_config(cfg))
+        write_text_atomic(self.version_path(version), dumps_config(cfg))
         lines = [json.dumps(asdict(i), ensure_ascii=False) + "\n" for i in (*infos, info)]
-        _atomic_write(self.index_path, "".join(lines))
+        write_text_atomic(self.index_path, "".join(lines))
         return info
 
     def save(self, cfg: LFConfig, *, base_version: int, note: str = "") -> VersionInfo:

@@ -1,10 +1,15 @@
-"""Small file facts shared by the data steps: content hashes and the generator's marker file."""
+"""Small file helpers shared by the data steps: content hashes, the generator's marker file, atomic writes."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from .raw import RawDataError
 
@@ -33,3 +38,35 @@ def read_marker(raw_dir: Path) -> dict | None:
     if not isinstance(marker, dict):
         raise RawDataError(f"{path}: expected a JSON object; delete it if the raw files are real")
     return marker
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder (a folder's fsync makes a rename in it durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write `path` so that a reader sees the old file or the new one, never a part: `write` fills a temp file
+    in the same folder, which is fsynced and moved into place with os.replace; a failure leaves no temp file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_path(path.parent)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_atomic(path, lambda f: f.write(text.encode("utf-8")))

@@ -40,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .files import MARKER_FILE, read_marker, sha256_file
+from .files import MARKER_FILE, fsync_path, read_marker, sha256_file
 from .raw import DEFAULT_RAW_DIR, LoadStats, iter_interactions, iter_reviews, raw_path, read_books
 from .rawformat import INTERACTIONS_FILE, RAW_FILES, REVIEWS_FILE
 
@@ -381,20 +381,12 @@ def _write_folder(out_dir: Path, tables: dict[str, pa.Table], manifest: dict[str
             pq.write_table(table, tmp / TABLE_FILES[name])
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         for path in tmp.iterdir():
-            _fsync(path)
-        _fsync(tmp)
+            fsync_path(path)
+        fsync_path(tmp)
         _swap_in(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _swap_in(new: Path, out_dir: Path) -> None:
@@ -409,6 +401,6 @@ def _swap_in(new: Path, out_dir: Path) -> None:
     except BaseException:
         os.replace(old, out_dir)
         raise
-    _fsync(out_dir.parent)
+    fsync_path(out_dir.parent)
     shutil.rmtree(old, ignore_errors=True)
 

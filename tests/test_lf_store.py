@@ -108,7 +108,7 @@ def test_failed_write_loses_nothing(store, monkeypatch, fail_on_call):
             raise OSError("disk full")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(store_module.os, "replace", flaky_replace)
+    monkeypatch.setattr(os, "replace", flaky_replace)  # the store writes through pipeline.files
     with pytest.raises(OSError, match="disk full"):
         store.save(_tweak(store.load(), 0.5), base_version=2, note="lost")
     monkeypatch.undo()
@@ -130,14 +130,14 @@ def test_unreadable_index_names_file_and_line(store):
 
 def _save_from_version_one(root: str, value: float, barrier, results) -> None:
     """In a child process: save an edit made from version 1, slowly, so an unguarded store would let both pass."""
-    real_write = store_module._atomic_write
+    real_write = store_module.write_text_atomic
 
     def slow_write(path, text):
         import time
         time.sleep(0.2)
         real_write(path, text)
 
-    store_module._atomic_write = slow_write
+    store_module.write_text_atomic = slow_write
     store = ConfigStore(root)
     cfg = _tweak(store.load(1), value)
     barrier.wait()
