@@ -1,0 +1,617 @@
+"""The run registry: one SQLite file recording every retrain, its progress, results and artifacts.
+
+A run is one retrain. The job process writes its stage, per-epoch history and results as it goes; the CLI and the
+workbench read them, from other processes, at the same time. So the file is opened in WAL mode (readers never
+block the writer) with a busy timeout, and every call opens its own short-lived connection: a `Registry` holds
+only a path and may be shared by threads and re-created in any process.
+
+Layout: ``<data>/runs/registry.sqlite`` and one artifact folder per run, ``<data>/runs/<id>/`` (see `runs_dir`).
+
+Lifecycle of a run (checked; anything else raises `InvalidTransition`)::
+
+    queued -> running -> succeeded | failed | cancelled
+    queued -> cancelled | failed
+
+At most one run is active (queued or running): `create_exclusive` creates a run only when none is, inside one
+``BEGIN IMMEDIATE`` transaction, so two processes asking at once cannot both win. The newest succeeded run is the
+current model (`current_model`); a later failed or cancelled run does not replace it.
+
+A job killed without a word (``kill -9``, the OOM killer, a segfault) cannot record its own end. Every reader
+(`get`, `list`, `active`) first calls `reap`, which marks failed each active run whose process no longer exists
+on this host: ``os.kill(pid, 0)`` fails, or /proc shows a zombie, or the pid now belongs to another process (its
+start time in /proc/<pid>/stat differs from the one recorded when the run took that pid). So the next read shows
+the truth.
+
+Example
+-------
+>>> reg = Registry(tmp / "runs" / "registry.sqlite")                                    # doctest: +SKIP
+>>> run_id = reg.create_exclusive(dataset_fingerprint="ab12", lf_config_toml=text, lf_config_hash="cd34",
+...                               params={"seed": 0})                                   # doctest: +SKIP
+>>> reg.start(run_id, os.getpid()); reg.set_stage(run_id, "label model", 0.3)          # doctest: +SKIP
+>>> reg.put_result(run_id, "metrics", {"ours": {"f1": 0.71}}); reg.finish(run_id, "succeeded")  # doctest: +SKIP
+>>> reg.current_model().id == run_id                                                   # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ACTIVE",
+    "DIED_MESSAGE",
+    "FINISHED",
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "InvalidTransition",
+    "Registry",
+    "Run",
+    "RunInProgress",
+    "RunNotFound",
+    "job_alive",
+    "proc_start_ticks",
+]
+
+REGISTRY_FILE = "registry.sqlite"
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+ACTIVE = ("queued", "running")
+FINISHED = ("succeeded", "failed", "cancelled")
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "queued": frozenset({"running", "cancelled", "failed"}),
+    "running": frozenset({"succeeded", "failed", "cancelled"}),
+}
+DIED_MESSAGE = "the job process died without a word (killed or crashed)"
+NEVER_STARTED_MESSAGE = "the job was queued but its process was never launched"
+BUSY_TIMEOUT_MS = 10_000
+STALE_QUEUED_SECONDS = 300.0
+LOG_TAIL_LINES = 20
+
+# Migrations: MIGRATIONS[k] takes the file from schema version k to k + 1 (PRAGMA user_version). Append, never edit.
+MIGRATIONS: list[list[str]] = [
+    [
+        f"""CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            finished_at TEXT,
+            status TEXT NOT NULL CHECK (status IN ({", ".join(f"'{s}'" for s in STATUSES)})),
+            pid INTEGER,
+            pid_started INTEGER,
+            host TEXT,
+            dataset_fingerprint TEXT NOT NULL,
+            lf_config_toml TEXT NOT NULL,
+            lf_config_hash TEXT NOT NULL,
+            params_json TEXT NOT NULL DEFAULT '{{}}',
+            stage TEXT,
+            progress REAL CHECK (progress IS NULL OR (progress >= 0 AND progress <= 1)),
+            stage_detail TEXT NOT NULL DEFAULT '',
+            error TEXT,
+            artifacts_json TEXT NOT NULL DEFAULT '{{}}',
+            note TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX runs_by_status ON runs (status)",
+        """CREATE TABLE run_results (
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            json TEXT NOT NULL,
+            PRIMARY KEY (run_id, key)
+        )""",
+        """CREATE TABLE epochs (
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            epoch INTEGER NOT NULL,
+            logs_json TEXT NOT NULL,
+            PRIMARY KEY (run_id, model, epoch)
+        )""",
+    ],
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class RunNotFound(KeyError, ValueError):
+    """No run has this id (a KeyError for lookups, a ValueError so the CLI reports it as bad input)."""
+
+    def __str__(self) -> str:  # KeyError's str() would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidTransition(ValueError):
+    """A status change the lifecycle does not allow (e.g. succeeded -> failed)."""
+
+
+class RunInProgress(ValueError):
+    """Another run is active; `.run` is that run."""
+
+    def __init__(self, run: Run):
+        self.run = run
+        where = f"stage {run.stage!r}" if run.stage else "no stage yet"
+        if run.progress is not None:
+            where += f", {run.progress:.0%}"
+        pid = f", pid {run.pid} on {run.host}" if run.pid is not None else ""
+        super().__init__(
+            f"run {run.id} is {run.status} ({where}{pid}, created {run.created_at}); only one run may be active at "
+            f"a time: wait for it to finish or cancel it with `python -m pipeline runs cancel {run.id}`")
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO 8601 with milliseconds, e.g. 2026-05-09T07:35:25.123+00:00."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _seconds_between(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def _json_default(value: Any) -> Any:
+    """JSON for what results usually hold: numpy scalars and arrays, pandas frames (as records), paths."""
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):  # a pandas DataFrame; a labelled index is kept
+        plain = type(value.index).__name__ == "RangeIndex" and value.index.name is None
+        return (value if plain else value.reset_index()).to_dict(orient="records")
+    if hasattr(value, "to_dict"):  # a pandas Series
+        return value.to_dict()
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot store a {type(value).__name__} as JSON")
+
+
+def to_json(value: Any) -> str:
+    """`value` as JSON text (NaN stays NaN: a metric can be undefined)."""
+    return json.dumps(value, default=_json_default, sort_keys=False)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Processes
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, start time in clock ticks since boot) of a process from /proc/<pid>/stat, or None if unreadable."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'
+    rest = text[text.rfind(")") + 2:].split()
+    try:
+        return rest[0], int(rest[19])  # fields 3 (state) and 22 (starttime)
+    except (IndexError, ValueError):
+        return None
+
+
+def proc_start_ticks(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot), or None without /proc or without that process."""
+    stat = _proc_stat(pid)
+    return None if stat is None else stat[1]
+
+
+def job_alive(run: Run) -> bool:
+    """Whether the process of an active run still runs. True when it cannot be told (no pid, another host)."""
+    if run.pid is None or run.host != socket.gethostname():
+        return True
+    try:
+        os.kill(run.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else: the pid was reused unless /proc says otherwise
+        pass
+    stat = _proc_stat(run.pid)
+    if stat is None:
+        return not Path("/proc/self/stat").exists()  # with /proc, an unreadable entry means it just exited
+    state, started = stat
+    if state in ("Z", "X"):  # exited, waiting for its parent to collect it
+        return False
+    return run.pid_started is None or started == run.pid_started
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Runs
+
+
+@dataclass(frozen=True)
+class Run:
+    """One row of the registry, decoded. `dir` is the run's artifact folder (it may not exist yet)."""
+
+    id: int
+    status: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    pid: int | None
+    pid_started: int | None
+    host: str | None
+    dataset_fingerprint: str
+    lf_config_toml: str
+    lf_config_hash: str
+    params: dict[str, Any]
+    stage: str | None
+    progress: float | None
+    stage_detail: str
+    error: str | None
+    artifacts: dict[str, str]
+    note: str
+    dir: Path = field(compare=False)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def short_hash(self) -> str:
+        return self.lf_config_hash[:10]
+
+    def duration(self, now: str | None = None) -> float | None:
+        """Seconds from start to finish (to `now` while running), or None if it never started."""
+        if self.started_at is None:
+            return None
+        return _seconds_between(self.started_at, self.finished_at or now or utc_now())
+
+    def artifact(self, key: str) -> Path:
+        """The path of artifact `key`; relative paths are relative to the run's folder."""
+        return self.dir / self.artifacts[key]
+
+    def stage_text(self) -> str:
+        """Stage, progress and detail in one short phrase, e.g. "train 40% (epoch 4 of 10)"."""
+        parts = [self.stage or "-"]
+        if self.progress is not None:
+            parts.append(f"{self.progress:.0%}")
+        if self.stage_detail:
+            parts.append(f"({self.stage_detail})")
+        return " ".join(parts)
+
+
+def _run_from_row(row: sqlite3.Row, runs_root: Path) -> Run:
+    return Run(
+        id=row["id"], status=row["status"], created_at=row["created_at"], started_at=row["started_at"],
+        finished_at=row["finished_at"], pid=row["pid"], pid_started=row["pid_started"], host=row["host"],
+        dataset_fingerprint=row["dataset_fingerprint"], lf_config_toml=row["lf_config_toml"],
+        lf_config_hash=row["lf_config_hash"], params=json.loads(row["params_json"]), stage=row["stage"],
+        progress=row["progress"], stage_detail=row["stage_detail"], error=row["error"],
+        artifacts=json.loads(row["artifacts_json"]), note=row["note"], dir=runs_root / str(row["id"]),
+    )
+
+
+class Registry:
+    """The run registry in the SQLite file `path` (created with its schema on first use).
+
+    Parameters
+    ----------
+    path : the SQLite file; run artifact folders are created next to it (``path.parent / str(id)``).
+    stale_queued_after : seconds after which a queued run that never got a process is reaped as failed.
+    """
+
+    def __init__(self, path: str | Path, *, stale_queued_after: float = STALE_QUEUED_SECONDS):
+        self.path = Path(path)
+        self.stale_queued_after = stale_queued_after
+        self._schema_ready = False
+
+    @classmethod
+    def for_data(cls, data_dir: str | Path, **kwargs: Any) -> Registry:
+        """The registry of a data folder: ``<data_dir>/runs/registry.sqlite``."""
+        return cls(Path(data_dir) / "runs" / REGISTRY_FILE, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.path)!r})"
+
+    @property
+    def root(self) -> Path:
+        """The folder holding the SQLite file and one artifact folder per run."""
+        return self.path.parent
+
+    def runs_dir(self, run_id: int) -> Path:
+        """The artifact folder of run `run_id` (not created here)."""
+        return self.root / str(int(run_id))
+
+    # ----------------------------------------------------------------------------------------------------------
+    # connections and schema
+
+    def _open(self) -> sqlite3.Connection:
+        self.root.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode; a power cut may drop the last commits
+        return conn
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A fresh connection in autocommit mode (transactions are explicit), closed afterwards."""
+        conn = self._open()
+        try:
+            if not self._schema_ready:
+                self._migrate(conn)
+                self._schema_ready = True
+            yield conn
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside ``BEGIN IMMEDIATE``: committed on success, rolled back on any exception (a
+        cancellation included)."""
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise OSError(f"{self.path}: SQLite refused WAL journal mode (got {mode!r})")
+        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ValueError(f"{self.path}: registry schema version {version} is newer than this code's "
+                                 f"{SCHEMA_VERSION}; update the workbench")
+            for step in MIGRATIONS[version:]:
+                for statement in step:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def journal_mode(self) -> str:
+        with self._connect() as conn:
+            return conn.execute("PRAGMA journal_mode").fetchone()[0]
+
+    def schema_version(self) -> int:
+        with self._connect() as conn:
+            return conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # ----------------------------------------------------------------------------------------------------------
+    # readers (each reaps dead jobs first)
+
+    def _row(self, conn: sqlite3.Connection, run_id: int) -> sqlite3.Row:
+        row = conn.execute("SELECT * FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+        if row is None:
+            raise RunNotFound(f"no run {run_id} in {self.path}")
+        return row
+
+    def get(self, run_id: int) -> Run:
+        """Run `run_id`; raises RunNotFound (a KeyError and a ValueError) naming the id if there is none."""
+        self.reap()
+        with self._connect() as conn:
+            return _run_from_row(self._row(conn, run_id), self.root)
+
+    def list(self, limit: int | None = None, status: str | Iterable[str] | None = None) -> list[Run]:
+        """Runs, newest first; optionally only the `limit` newest, or only those with a status (or statuses)."""
+        self.reap()
+        sql, args = "SELECT * FROM runs", []
+        if status is not None:
+            wanted = [status] if isinstance(status, str) else list(status)
+            _check_statuses(wanted)
+            sql += f" WHERE status IN ({', '.join('?' * len(wanted))})"
+            args += wanted
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        with self._connect() as conn:
+            return [_run_from_row(row, self.root) for row in conn.execute(sql, args)]
+
+    def active(self) -> Run | None:
+        """The queued or running run (after reaping dead ones), or None."""
+        runs = self.list(limit=1, status=ACTIVE)
+        return runs[0] if runs else None
+
+    def current_model(self) -> Run | None:
+        """The newest succeeded run: the model in use. Failed or cancelled runs after it do not replace it."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM runs WHERE status = 'succeeded' "
+                               "ORDER BY finished_at DESC, id DESC LIMIT 1").fetchone()
+        return None if row is None else _run_from_row(row, self.root)
+
+    def status(self, run_id: int) -> str:
+        """The status of run `run_id`, read without reaping (cheap enough to poll from inside a job)."""
+        with self._connect() as conn:
+            return self._row(conn, run_id)["status"]
+
+    def results(self, run_id: int) -> dict[str, Any]:
+        """The named results of a run (e.g. "lf_summary", "label_model", "metrics"), decoded."""
+        with self._connect() as conn:
+            self._row(conn, run_id)
+            rows = conn.execute("SELECT key, json FROM run_results WHERE run_id = ? ORDER BY key", (int(run_id),))
+            return {key: json.loads(text) for key, text in rows}
+
+    def epoch_records(self, run_id: int) -> list[dict[str, Any]]:
+        """Per-epoch logs as dicts {"model", "epoch", **logs}, ordered by model then epoch."""
+        with self._connect() as conn:
+            self._row(conn, run_id)
+            rows = conn.execute("SELECT model, epoch, logs_json FROM epochs WHERE run_id = ? ORDER BY model, epoch",
+                                (int(run_id),))
+            return [{"model": model, "epoch": epoch, **json.loads(logs)} for model, epoch, logs in rows]
+
+    def epochs(self, run_id: int):
+        """Per-epoch logs as a pandas DataFrame: columns model, epoch and one per logged figure."""
+        import pandas as pd
+
+        records = self.epoch_records(run_id)
+        return pd.DataFrame.from_records(records, columns=None if records else ["model", "epoch"])
+
+    # ----------------------------------------------------------------------------------------------------------
+    # writers
+
+    def create(self, *, dataset_fingerprint: str, lf_config_toml: str, lf_config_hash: str,
+               params: dict[str, Any], note: str = "") -> int:
+        """Record a new queued run and return its id (no check for other active runs: see create_exclusive)."""
+        with self._write() as conn:
+            return self._insert(conn, dataset_fingerprint, lf_config_toml, lf_config_hash, params, note)
+
+    def create_exclusive(self, *, dataset_fingerprint: str, lf_config_toml: str, lf_config_hash: str,
+                         params: dict[str, Any], note: str = "") -> int:
+        """Like `create`, but only when no run is active (dead ones are reaped first), in one transaction;
+        otherwise raises RunInProgress naming the active run and how to cancel it."""
+        with self._write() as conn:
+            self._reap_in(conn, job_alive)
+            row = conn.execute("SELECT * FROM runs WHERE status IN ('queued', 'running') "
+                               "ORDER BY id DESC LIMIT 1").fetchone()
+            if row is not None:
+                raise RunInProgress(_run_from_row(row, self.root))
+            return self._insert(conn, dataset_fingerprint, lf_config_toml, lf_config_hash, params, note)
+
+    def _insert(self, conn: sqlite3.Connection, fingerprint: str, toml_text: str, config_hash: str,
+                params: dict[str, Any], note: str) -> int:
+        if not isinstance(params, dict):
+            raise ValueError(f"params must be a dict, not {type(params).__name__}")
+        cursor = conn.execute(
+            "INSERT INTO runs (created_at, status, dataset_fingerprint, lf_config_toml, lf_config_hash, params_json,"
+            " note) VALUES (?, 'queued', ?, ?, ?, ?, ?)",
+            (utc_now(), fingerprint, toml_text, config_hash, to_json(params), note))
+        return int(cursor.lastrowid)
+
+    def _transition(self, conn: sqlite3.Connection, run_id: int, new: str) -> sqlite3.Row:
+        if new not in STATUSES:
+            raise ValueError(f"unknown run status {new!r}; expected one of {', '.join(STATUSES)}")
+        row = self._row(conn, run_id)
+        if new not in TRANSITIONS.get(row["status"], ()):
+            raise InvalidTransition(f"run {run_id} is {row['status']}; it cannot become {new}")
+        return row
+
+    def set_pid(self, run_id: int, pid: int) -> None:
+        """Record the process launched for a queued run (so a launch that dies before `start` is reaped)."""
+        with self._write() as conn:
+            if self._row(conn, run_id)["status"] != "queued":
+                return  # it started (or ended) already: the job recorded its own pid
+            conn.execute("UPDATE runs SET pid = ?, pid_started = ?, host = ? WHERE id = ?",
+                         (int(pid), proc_start_ticks(pid), socket.gethostname(), int(run_id)))
+
+    def start(self, run_id: int, pid: int) -> None:
+        """queued -> running, recording the time, the job's pid, its start time and this host."""
+        with self._write() as conn:
+            self._transition(conn, run_id, "running")
+            conn.execute("UPDATE runs SET status = 'running', started_at = ?, pid = ?, pid_started = ?, host = ? "
+                         "WHERE id = ?", (utc_now(), int(pid), proc_start_ticks(pid), socket.gethostname(),
+                                          int(run_id)))
+
+    def set_stage(self, run_id: int, stage: str, progress: float | None = None, detail: str = "") -> None:
+        """Record what an active run is doing: a stage name, the stage's progress (0..1) and a detail line.
+        Raises InvalidTransition if the run is no longer active (cancelled or reaped meanwhile)."""
+        if progress is not None and not (0.0 <= progress <= 1.0):  # NaN fails too
+            raise ValueError(f"progress must be between 0 and 1, got {progress}")
+        with self._write() as conn:
+            row = self._row(conn, run_id)
+            if row["status"] not in ACTIVE:
+                raise InvalidTransition(f"run {run_id} is {row['status']}; it has no stage to set")
+            conn.execute("UPDATE runs SET stage = ?, progress = ?, stage_detail = ? WHERE id = ?",
+                         (stage, None if progress is None else float(progress), detail, int(run_id)))
+
+    def add_epoch(self, run_id: int, model: str, epoch: int, logs: dict[str, Any]) -> None:
+        """Record (or replace) the logs of one epoch of one model, e.g. ("ours", 3, {"loss": 0.41})."""
+        with self._write() as conn:
+            self._row(conn, run_id)
+            conn.execute("INSERT INTO epochs (run_id, model, epoch, logs_json) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT (run_id, model, epoch) DO UPDATE SET logs_json = excluded.logs_json",
+                         (int(run_id), model, int(epoch), to_json(dict(logs))))
+
+    def put_result(self, run_id: int, key: str, value: Any) -> None:
+        """Store (or replace) a named JSON result of a run. numpy values, pandas frames (as records) and paths
+        are converted."""
+        with self._write() as conn:
+            self._row(conn, run_id)
+            conn.execute("INSERT INTO run_results (run_id, key, json) VALUES (?, ?, ?) "
+                         "ON CONFLICT (run_id, key) DO UPDATE SET json = excluded.json",
+                         (int(run_id), key, to_json(value)))
+
+    def set_artifacts(self, run_id: int, artifacts: dict[str, str | Path], *, replace: bool = False) -> None:
+        """Merge (or with replace=True, set) the run's artifact paths. Paths inside the run's folder are stored
+        relative to it (see Run.artifact), so a moved data folder keeps working."""
+        base = self.runs_dir(run_id).resolve()
+        new = {}
+        for key, path in artifacts.items():
+            path = Path(path)
+            if path.is_absolute() and path.resolve().is_relative_to(base):
+                path = path.resolve().relative_to(base)
+            new[key] = str(path)
+        with self._write() as conn:
+            current = {} if replace else json.loads(self._row(conn, run_id)["artifacts_json"])
+            conn.execute("UPDATE runs SET artifacts_json = ? WHERE id = ?",
+                         (to_json({**current, **new}), int(run_id)))
+
+    def finish(self, run_id: int, status: str, error: str | None = None) -> None:
+        """End a run: succeeded, failed or cancelled (with the error text or reason)."""
+        if status not in FINISHED:
+            raise InvalidTransition(f"finish takes one of {', '.join(FINISHED)}, not {status!r}")
+        with self._write() as conn:
+            self._transition(conn, run_id, status)
+            progress = ", progress = 1.0" if status == "succeeded" else ""
+            conn.execute(f"UPDATE runs SET status = ?, finished_at = ?, error = ?{progress} WHERE id = ?",
+                         (status, utc_now(), error, int(run_id)))
+
+    # ----------------------------------------------------------------------------------------------------------
+    # reaping dead jobs
+
+    def reap(self, is_alive: Callable[[Run], bool] = job_alive) -> list[int]:
+        """Mark failed every active run whose process is gone (see the module docstring); return their ids.
+
+        Reads first without a lock and takes the write lock only when there is something to mark.
+        """
+        with self._connect() as conn:
+            if not self._dead_runs(conn, is_alive):
+                return []
+        with self._write() as conn:
+            return self._reap_in(conn, is_alive)
+
+    def _dead_runs(self, conn: sqlite3.Connection, is_alive: Callable[[Run], bool]) -> list[tuple[Run, str]]:
+        dead = []
+        now = utc_now()
+        for row in conn.execute("SELECT * FROM runs WHERE status IN ('queued', 'running')"):
+            run = _run_from_row(row, self.root)
+            if run.pid is None:
+                if run.status == "queued" and _seconds_between(run.created_at, now) > self.stale_queued_after:
+                    dead.append((run, f"{NEVER_STARTED_MESSAGE} (queued at {run.created_at})"))
+            elif not is_alive(run):
+                dead.append((run, self._died_text(run)))
+        return dead
+
+    def _reap_in(self, conn: sqlite3.Connection, is_alive: Callable[[Run], bool]) -> list[int]:
+        reaped = []
+        for run, error in self._dead_runs(conn, is_alive):
+            # compare-and-set: a job that ended by itself meanwhile keeps its own status
+            cursor = conn.execute("UPDATE runs SET status = 'failed', finished_at = ?, error = ? "
+                                  "WHERE id = ? AND status = ?", (utc_now(), error, run.id, run.status))
+            if cursor.rowcount:
+                reaped.append(run.id)
+        return reaped
+
+    def _died_text(self, run: Run) -> str:
+        when = "before it started" if run.status == "queued" else f"during stage {run.stage or '-'}"
+        text = f"{DIED_MESSAGE}: pid {run.pid} on {run.host} is gone, {when}"
+        log = run.dir / "job.log"
+        try:
+            tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        except OSError:
+            return text
+        return text + (f"\nlast lines of {log}:\n" + "\n".join(tail) if tail else f"\n{log} is empty")
+
+
+def _check_statuses(statuses: Iterable[str]) -> None:
+    unknown = sorted(set(statuses) - set(STATUSES))
+    if unknown:
+        raise ValueError(f"unknown run status {', '.join(unknown)}; expected one of {', '.join(STATUSES)}")
+

@@ -1,0 +1,248 @@
+"""`python -m pipeline runs list|show|compare|cancel`: the run registry from the command line.
+
+pipeline.cli registers this as one subcommand: `add_runs_arguments(parser)` adds the actions and their flags,
+`run_runs(args)` runs one and returns the exit code. Bad input (an unknown run id, a missing registry) raises a
+ValueError naming it, which the CLI prints as "error: ..." with exit status 2. The formatting functions are pure
+(runs and results in, text out) so a page or a test can use them too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from .registry import STATUSES, Registry, Run, RunNotFound
+
+__all__ = [
+    "KEY_METRICS",
+    "add_runs_arguments",
+    "flatten",
+    "format_comparison",
+    "format_run",
+    "format_runs_table",
+    "key_metric",
+    "run_runs",
+]
+
+# the figures of our model shown in `runs list`: (column title, metric name inside the "ours" contender)
+KEY_METRICS = (("F1", "f1"), ("ROC-AUC", "roc_auc"), ("HR@10", "hr@10"))
+OUR_MODEL = "ours"
+
+
+def add_runs_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the actions list, show, compare and cancel (each with --data) to the `runs` subcommand's parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", default="data", metavar="DIR",
+                        help="data folder whose runs/ holds the registry (default: %(default)s)")
+    actions = parser.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
+    p = actions.add_parser("list", parents=[common], help="the newest runs with status, stage and key metrics")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="show the N newest runs (default: 20)")
+    p.add_argument("--status", choices=STATUSES, default=None, help="only runs with this status")
+    p = actions.add_parser("show", parents=[common], help="everything recorded about one run")
+    p.add_argument("run_id", type=int, metavar="ID")
+    p.add_argument("--epochs", type=int, default=5, metavar="N", help="last N epochs per model (default: 5)")
+    p = actions.add_parser("compare", parents=[common], help="params, LF config and metrics of run B against A")
+    p.add_argument("a", type=int, metavar="A")
+    p.add_argument("b", type=int, metavar="B")
+    p = actions.add_parser("cancel", parents=[common], help="stop a queued or running run (it ends as cancelled)")
+    p.add_argument("run_id", type=int, metavar="ID")
+    p.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
+                   help="wait up to this long for the job to stop; 0 returns at once (default: 10)")
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    """Run the action chosen in `args` (parsed with add_runs_arguments); return the exit code."""
+    registry = Registry.for_data(args.data)
+    if args.runs_command == "list":
+        if not registry.path.exists():
+            print(f"no runs yet (no registry at {registry.path})")
+            return 0
+        runs = registry.list(limit=args.limit, status=args.status)
+        print(format_runs_table(runs, {run.id: registry.results(run.id).get("metrics") for run in runs}))
+        return 0
+    ids = [args.a, args.b] if args.runs_command == "compare" else [args.run_id]
+    if not registry.path.exists():
+        raise RunNotFound(f"no run {ids[0]}: there is no run registry at {registry.path} (check --data)")
+    if args.runs_command == "show":
+        run = registry.get(args.run_id)
+        print(format_run(run, registry.results(run.id), registry.epoch_records(run.id), last_epochs=args.epochs))
+    elif args.runs_command == "compare":
+        a, b = registry.get(args.a), registry.get(args.b)
+        print(format_comparison(a, b, registry.results(a.id).get("metrics"), registry.results(b.id).get("metrics")))
+    else:
+        from .jobs import cancel
+
+        print(cancel(registry, args.run_id, wait=args.wait or None))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# values
+
+
+def is_number(value: Any) -> bool:
+    """Ints and floats, not bools: what a metric table shows and subtracts."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level with dotted keys: {"ours": {"f1": 0.7}} -> {"ours.f1": 0.7}. Lists stay leaves."""
+    if not isinstance(value, dict):
+        return {prefix: value} if prefix else {}
+    flat: dict[str, Any] = {}
+    for key, item in value.items():
+        flat.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def key_metric(metrics: Any, name: str, model: str = OUR_MODEL) -> float | None:
+    """Metric `name` of contender `model`, wherever the metrics nest it: metrics[model][name] first, otherwise
+    any dotted path with `model` among its parts and `name` last (e.g. "ranking.ours.hr@10"). None if absent."""
+    flat = flatten(metrics) if isinstance(metrics, dict) else {}
+    exact = flat.get(f"{model}.{name}")
+    if is_number(exact):
+        return exact
+    for path, value in flat.items():
+        parts = path.split(".")
+        if parts[-1] == name and model in parts[:-1] and is_number(value):
+            return value
+    return None
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4f}"
+    return str(value)
+
+
+def _time(iso: str | None) -> str:
+    return "-" if iso is None else iso[:19].replace("T", " ")
+
+
+def _seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    return f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+    lines = [headers, *rows]
+    return "\n".join(indent + "  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+                     for line in lines)
+
+
+def _value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# formatting
+
+
+def format_runs_table(runs: Sequence[Run], metrics: dict[int, Any]) -> str:
+    """`runs list`: one line per run; `metrics` maps a run id to its "metrics" result (or None)."""
+    if not runs:
+        return "no runs"
+    headers = ["id", "status", "created (UTC)", "duration", "stage", "LF config", *(t for t, _ in KEY_METRICS)]
+    rows = []
+    for run in runs:
+        stage = run.stage_text() if run.is_active else (run.stage or "-")
+        figures = [_number(key_metric(metrics.get(run.id), name)) for _, name in KEY_METRICS]
+        rows.append([str(run.id), run.status, _time(run.created_at), _seconds(run.duration()), stage,
+                     run.short_hash, *figures])
+    return _table(headers, rows)
+
+
+def format_run(run: Run, results: dict[str, Any], epochs: Sequence[dict[str, Any]], *, last_epochs: int = 5) -> str:
+    """`runs show`: every field of a run, its params, artifacts, metrics, last epochs, error and LF config."""
+    fields = [
+        ("status", run.status), ("created", _time(run.created_at)), ("started", _time(run.started_at)),
+        ("finished", _time(run.finished_at)), ("duration", _seconds(run.duration())),
+        ("stage", run.stage_text()), ("process", f"pid {run.pid} on {run.host}" if run.pid is not None else "-"),
+        ("dataset", run.dataset_fingerprint), ("LF config", run.lf_config_hash), ("note", run.note or "-"),
+        ("folder", str(run.dir)),
+    ]
+    lines = [f"run {run.id}"] + [f"  {name:<11}{value}" for name, value in fields]
+    params = flatten(run.params)
+    lines += ["", "params:"] + ([f"  {k} = {_value(v)}" for k, v in sorted(params.items())] or ["  (none)"])
+    lines += ["", "artifacts:"]
+    for key in run.artifacts:
+        path = run.artifact(key)
+        lines.append(f"  {key:<16}{path}" + ("" if path.exists() else "  (missing)"))
+    if not run.artifacts:
+        lines.append("  (none)")
+    lines += ["", "results: " + (", ".join(sorted(results)) or "(none)")]
+    numeric = {k: v for k, v in flatten(results.get("metrics")).items() if is_number(v)}
+    if numeric:
+        lines += ["", "metrics:", _table(["metric", "value"], [[k, _number(v)] for k, v in numeric.items()], "  ")]
+    if epochs:
+        lines += ["", f"last epochs (up to {last_epochs} per model):", _epochs_table(epochs, last_epochs)]
+    if run.error:
+        lines += ["", "error:"] + [f"  {line}" for line in run.error.splitlines()]
+    lines += ["", "LF config:"] + [f"  {line}" for line in run.lf_config_toml.splitlines()]
+    return "\n".join(lines)
+
+
+def _epochs_table(epochs: Sequence[dict[str, Any]], last: int) -> str:
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for record in epochs:
+        by_model.setdefault(record["model"], []).append(record)
+    kept = [r for records in by_model.values() for r in records[-last:]]
+    logs = list(dict.fromkeys(k for r in kept for k in r if k not in ("model", "epoch")))
+    rows = [[r["model"], str(r["epoch"]), *(_number(r.get(k)) for k in logs)] for r in kept]
+    return _table(["model", "epoch", *logs], rows, "  ")
+
+
+def format_comparison(a: Run, b: Run, metrics_a: Any, metrics_b: Any) -> str:
+    """`runs compare A B`: the params that differ, the LF config diff (A -> B) and every metric's delta B - A."""
+    lines = [f"run {a.id} ({a.status}) -> run {b.id} ({b.status})"]
+    if a.dataset_fingerprint == b.dataset_fingerprint:
+        lines.append(f"same dataset ({a.dataset_fingerprint[:12]})")
+    else:
+        lines.append(f"different datasets: {a.dataset_fingerprint[:12]} -> {b.dataset_fingerprint[:12]} "
+                     "(metrics are not on the same rows)")
+
+    params_a, params_b = flatten(a.params), flatten(b.params)
+    missing = "(unset)"
+    pairs = {k: (params_a.get(k, missing), params_b.get(k, missing)) for k in sorted(params_a.keys() | params_b.keys())}
+    changed = [[k, _value(va), _value(vb)] for k, (va, vb) in pairs.items() if va != vb]
+    lines += ["", "params that differ:", _table(["param", f"run {a.id}", f"run {b.id}"], changed, "  ")
+              if changed else "  (none)"]
+
+    lines += ["", "LF config:"]
+    if a.lf_config_toml == b.lf_config_toml:
+        lines.append(f"  identical ({a.short_hash})")
+    else:
+        diff = difflib.unified_diff(a.lf_config_toml.splitlines(), b.lf_config_toml.splitlines(),
+                                    fromfile=f"run {a.id} ({a.short_hash})", tofile=f"run {b.id} ({b.short_hash})",
+                                    lineterm="")
+        lines += [f"  {line}" for line in diff]
+
+    flat_a, flat_b = flatten(metrics_a), flatten(metrics_b)
+    shared = [k for k in flat_a if k in flat_b and is_number(flat_a[k]) and is_number(flat_b[k])]
+    lines += ["", "metrics (delta = B - A):"]
+    if shared:
+        rows = [[k, _number(flat_a[k]), _number(flat_b[k]), _delta(flat_a[k], flat_b[k])] for k in shared]
+        lines.append(_table(["metric", f"run {a.id}", f"run {b.id}", "delta"], rows, "  "))
+    else:
+        lines.append("  (no metric recorded in both runs)")
+    return "\n".join(lines)
+
+
+def _delta(a: float, b: float) -> str:
+    delta = b - a
+    if isinstance(delta, float) and math.isnan(delta):
+        return "nan"
+    return f"{delta:+.4f}" if isinstance(delta, float) else f"{delta:+d}"

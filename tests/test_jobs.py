@@ -1,0 +1,183 @@
+"""Jobs as real OS processes (tests/jobfixtures.py): success, failure, cancel, kill -9, one active run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pipeline import jobs
+from pipeline.registry import DIED_MESSAGE, Registry, Run, RunInProgress
+from tests.jobfixtures import JOB_COMMAND, METRICS
+
+WAIT = 30  # seconds: the bound of every wait on a job
+
+
+def wait_for(what: str, check: Callable[[], Run | bool | None], timeout: float = WAIT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def launch(data: Path, mode: str, reg: Registry) -> int:
+    return jobs.start(data, ["--mode", mode], dataset_fingerprint="fp", lf_config_toml=f"# {mode}\n",
+                      lf_config_hash=f"hash-{mode}", params={"mode": mode}, registry=reg, command=JOB_COMMAND)
+
+
+def finished(reg: Registry, run_id: int) -> Run:
+    return wait_for(f"run {run_id} to finish", lambda: (run := reg.get(run_id)).is_finished and run)
+
+
+def reached(reg: Registry, run_id: int, stage: str) -> Run:
+    def check():
+        run = reg.get(run_id)
+        assert not run.is_finished, f"run {run_id} ended early: {run.status}\n{run.error}"
+        return run.stage == stage and run
+
+    return wait_for(f"run {run_id} to reach stage {stage}", check)
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def reg(data: Path) -> Registry:
+    return Registry.for_data(data)
+
+
+def test_success_records_results_epochs_and_artifacts(data: Path, reg: Registry) -> None:
+    run_id = launch(data, "ok", reg)
+    run = finished(reg, run_id)
+    assert run.status == "succeeded", run.error
+    assert run.pid != os.getpid() and run.started_at is not None and run.progress == 1.0
+    assert reg.results(run_id) == {"metrics": METRICS}
+    assert run.artifacts == {"model": "partial.bin", "labels": "sub/labels.parquet"}
+    assert run.artifact("model").read_bytes() == b"half a model"
+    epochs = reg.epoch_records(run_id)
+    assert [(e["model"], e["epoch"]) for e in epochs] == [("ours", 0), ("ours", 1), ("ours", 2), ("seed_replica", 0)]
+    assert reg.current_model().id == run_id
+    log = (run.dir / jobs.JOB_LOG).read_text()
+    assert "--run-id" in log and f"run {run_id} succeeded" in log
+
+
+def test_failure_records_the_traceback_and_keeps_the_current_model(data: Path, reg: Registry) -> None:
+    good = launch(data, "ok", reg)
+    assert finished(reg, good).status == "succeeded"
+    bad = launch(data, "fail", reg)
+    run = finished(reg, bad)
+    assert run.status == "failed" and run.stage == "train"
+    assert run.error.startswith("Traceback (most recent call last)")
+    assert "RuntimeError: injected failure in the job" in run.error and "jobfixtures.py" in run.error
+    assert reg.current_model().id == good
+    assert (run.dir / "partial.bin").exists()  # a failed run keeps what it wrote, for a post-mortem
+    assert "injected failure" in (run.dir / jobs.JOB_LOG).read_text()
+
+
+def test_cancel_ends_cancelled_and_removes_partial_artifacts(data: Path, reg: Registry) -> None:
+    run_id = launch(data, "sleep", reg)
+    run = reached(reg, run_id, "sleeping")
+    assert (run.dir / "partial.bin").exists() and (run.dir / "sub").is_dir()
+    message = jobs.cancel(reg, run_id, wait=WAIT)
+    assert message == f"run {run_id} cancelled"
+    run = reg.get(run_id)
+    assert run.status == "cancelled" and run.error == "cancelled: SIGTERM received"
+    assert sorted(p.name for p in run.dir.iterdir()) == [jobs.JOB_LOG] and run.artifacts == {}
+    assert jobs.cancel(reg, run_id) == f"run {run_id} already cancelled; nothing to cancel"
+    assert reg.current_model() is None
+
+
+def test_cancel_a_queued_run_without_a_process(reg: Registry) -> None:
+    run_id = reg.create_exclusive(dataset_fingerprint="fp", lf_config_toml="", lf_config_hash="h", params={})
+    assert jobs.cancel(reg, run_id) == f"run {run_id} was queued; it is cancelled"
+    assert reg.get(run_id).status == "cancelled" and reg.active() is None
+
+
+def test_kill_9_is_detected_on_the_next_read(data: Path, reg: Registry) -> None:
+    run_id = launch(data, "sleep", reg)
+    run = reached(reg, run_id, "sleeping")
+    os.kill(run.pid, signal.SIGKILL)
+    os.waitpid(run.pid, 0)  # the test launched it, so the test collects it
+    run = reg.get(run_id)
+    assert run.status == "failed" and run.error.startswith(DIED_MESSAGE)
+    assert "during stage sleeping" in run.error
+    assert reg.active() is None
+
+
+def test_second_start_while_one_runs_is_refused(data: Path, reg: Registry) -> None:
+    first = launch(data, "sleep", reg)
+    reached(reg, first, "sleeping")
+    with pytest.raises(RunInProgress) as info:
+        launch(data, "ok", reg)
+    message = str(info.value)
+    assert f"run {first} is running" in message and "'sleeping'" in message
+    assert f"python -m pipeline runs cancel {first}" in message
+    assert [r.id for r in reg.list()] == [first]
+    assert jobs.cancel(reg, first, wait=WAIT) == f"run {first} cancelled"
+
+
+def test_a_run_cancelled_while_queued_does_not_start(data: Path, reg: Registry) -> None:
+    """The race of a cancel between create and launch: the job process finds its run cancelled and quits."""
+    run_id = reg.create_exclusive(dataset_fingerprint="fp", lf_config_toml="", lf_config_hash="h", params={})
+    jobs.cancel(reg, run_id)
+    pid = jobs.spawn(data, run_id, ["--mode", "ok"], registry=reg, command=JOB_COMMAND)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == jobs.EXIT_FAILED
+    assert reg.get(run_id).status == "cancelled"
+    assert "not started" in (reg.runs_dir(run_id) / jobs.JOB_LOG).read_text()
+
+
+def test_run_job_in_process(reg: Registry, capsys) -> None:
+    """The foreground path (a CLI retrain without spawning): run_job in this very process."""
+
+    def job(handle: jobs.RunHandle) -> None:
+        handle.stage("apply", 0.5)
+        handle.result("metrics", {"ours": {"f1": 0.5}})
+        try:
+            raise KeyboardInterrupt
+        except Exception:  # an ordinary handler does not swallow a cancel
+            pass
+
+    run_id = reg.create_exclusive(dataset_fingerprint="fp", lf_config_toml="", lf_config_hash="h", params={})
+    before = signal.getsignal(signal.SIGTERM)
+    assert jobs.run_job(reg, run_id, job) == jobs.EXIT_CANCELLED
+    assert signal.getsignal(signal.SIGTERM) is before  # the job's handler is removed again
+    run = reg.get(run_id)
+    assert run.status == "cancelled" and run.pid == os.getpid() and "interrupted" in run.error
+    assert f"run {run_id} cancelled" in capsys.readouterr().err
+
+
+def test_a_job_ended_from_outside_stops_at_its_next_check(reg: Registry, capsys, monkeypatch) -> None:
+    """If another process ends the run (reaped, or cancelled on another host), the job stops and keeps that end."""
+    seen = []
+
+    def job(handle: jobs.RunHandle) -> None:
+        handle.check_cancelled()  # still running: nothing happens
+        reg.finish(handle.id, "failed", "ended from outside")
+        try:
+            handle.check_cancelled()
+        except jobs.Cancelled as e:
+            seen.append(str(e))
+            raise
+
+    run_id = reg.create_exclusive(dataset_fingerprint="fp", lf_config_toml="", lf_config_hash="h", params={})
+    monkeypatch.setattr(jobs, "_CHECK_SECONDS", 0.0)  # read the registry on every check
+    assert jobs.run_job(reg, run_id, job) == jobs.EXIT_CANCELLED
+    assert seen == [f"the registry lists run {run_id} as failed"]
+    assert reg.get(run_id).error == "ended from outside"
+    assert "was already failed" in capsys.readouterr().err
+
+
+def test_spawn_refuses_a_registry_the_job_would_not_open(tmp_path: Path) -> None:
+    other = Registry(tmp_path / "elsewhere.sqlite")
+    run_id = other.create(dataset_fingerprint="fp", lf_config_toml="", lf_config_hash="h", params={})
+    with pytest.raises(ValueError, match="the job opens the registry of --data"):
+        jobs.spawn(tmp_path / "data", run_id, registry=other, command=JOB_COMMAND)
