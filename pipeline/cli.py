@@ -266,6 +266,17 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 # --------------------------------------------------------------------------------------------------------------
 
+def _lazy(module: str, name: str) -> Callable:
+    """A function of another module, imported when called (keeps `--help` and the other verbs light)."""
+
+    def call(*args, **kwargs):
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return call
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "generate": Subcommand("write synthetic Goodreads raw files in the real format", _generate_arguments,
                            _generate_run),
@@ -279,6 +290,14 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                         _label_run),
     "analyze": Subcommand("apply an LF config and print snorkel's LF summary with intervals and totals",
                           _analyze_arguments, _analyze_run),
+    "retrain": Subcommand("one-click retrain: LFs -> label model -> end model -> test metrics beside baselines",
+                          _lazy("pipeline.retrain_cli", "add_retrain_arguments"),
+                          _lazy("pipeline.retrain_cli", "run_retrain")),
+    "runs": Subcommand("list, show, compare or cancel retrain runs", _lazy("pipeline.runs_cli", "add_runs_arguments"),
+                       _lazy("pipeline.runs_cli", "run_runs")),
+    "recommend": Subcommand("top-k books for a user from the current model",
+                            _lazy("pipeline.retrain_cli", "add_recommend_arguments"),
+                            _lazy("pipeline.retrain_cli", "run_recommend")),
     "summary": Subcommand("print what a prepared dataset holds", _summary_arguments, _summary_run),
 }
 

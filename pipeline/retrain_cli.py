@@ -1,0 +1,170 @@
+"""`python -m pipeline retrain` and `python -m pipeline recommend`.
+
+retrain starts the job as its own OS process (pipeline.jobs), then follows it in the registry with a progress bar
+per stage and prints the metrics table; Ctrl-C while following cancels the job. `--detach` returns at once with the
+run id. The job process itself is the same verb with the internal `--run-id`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+# flag -> (RetrainParams section, field, type, help)
+LABEL_MODEL_FLAGS = {
+    "--lm-epochs": ("n_epochs", int, "label model epochs (default 5000, as the seed)"),
+    "--lm-lr": ("lr", float, "label model learning rate (default 0.01)"),
+    "--lm-l2": ("l2", float, "label model L2 regularisation (default 0)"),
+    "--lm-seed": ("seed", int, "label model seed (default 123, as the seed)"),
+    "--class-balance": ("class_balance", str, "'learned' from the LF votes (default) or 'dev' (dev's positive share)"),
+}
+END_MODEL_FLAGS = {
+    "--epochs": ("epochs", int, "end model: most epochs (early stopping on val)"),
+    "--embed-dim": ("embed_dim", int, "end model: embedding size"),
+    "--hidden": ("hidden", lambda s: tuple(int(x) for x in s.split(",") if x), "end model: hidden sizes, e.g. 64,32"),
+    "--learning-rate": ("learning_rate", float, "end model: learning rate"),
+    "--batch-size": ("batch_size", int, "end model: batch size"),
+    "--patience": ("patience", int, "end model: early-stopping patience in epochs"),
+    "--model-seed": ("seed", int, "end model: seed"),
+}
+
+
+def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default="data", metavar="DIR", help="data folder with processed/ (default: data)")
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="LF config (TOML; default: the seed's five LFs in lfs/default.toml)")
+    for flag, (_, kind, text) in {**LABEL_MODEL_FLAGS, **END_MODEL_FLAGS}.items():
+        parser.add_argument(flag, type=kind, default=None, help=text)
+    parser.add_argument("--soft-labels", action="store_true", help="train on label-model probabilities")
+    parser.add_argument("--replica-steps", type=int, default=None, metavar="N",
+                        help="seed replica: steps per epoch (default: the seed's 300)")
+    parser.add_argument("--eval-seed", type=int, default=0, help="seed of negatives and ranking samples")
+    parser.add_argument("--note", default="", help="a note stored with the run")
+    parser.add_argument("--json", action="store_true", help="print the final metrics as JSON")
+    parser.add_argument("--detach", action="store_true", help="start the job and return its run id")
+    parser.add_argument("--run-id", type=int, default=None, help=argparse.SUPPRESS)  # the job process itself
+
+
+def retrain_params(args: argparse.Namespace):
+    from pipeline.labelmodel import LabelModelParams
+    from pipeline.retrain import RetrainParams
+
+    lm = {field: getattr(args, flag[2:].replace("-", "_")) for flag, (field, _, _) in LABEL_MODEL_FLAGS.items()}
+    lm = {k: v for k, v in lm.items() if v is not None}
+    end = {field: getattr(args, flag[2:].replace("-", "_")) for flag, (field, _, _) in END_MODEL_FLAGS.items()}
+    end = {k: v for k, v in end.items() if v is not None}
+    replica = {} if args.replica_steps is None else {"steps_per_epoch": args.replica_steps}
+    return RetrainParams(label_model=LabelModelParams(soft_labels=args.soft_labels, **lm), end_model=end,
+                         replica=replica, eval_seed=args.eval_seed)
+
+
+def run_retrain(args: argparse.Namespace) -> int:
+    from lfs.config import dumps_config, load_config, load_default
+    from pipeline import jobs
+    from pipeline.dataset import load_prepared
+    from pipeline.registry import Registry
+
+    data = Path(args.data)
+    registry = Registry.for_data(data)
+    if args.run_id is not None:
+        return _job(registry, data, args.run_id)
+    config = load_config(args.config) if args.config else load_default()
+    params = retrain_params(args)
+    manifest = load_prepared(data / "processed").manifest
+    run_id = jobs.start(data, dataset_fingerprint=manifest["fingerprint"], lf_config_toml=dumps_config(config),
+                        lf_config_hash=config.key, params=params.to_dict(), note=args.note)
+    if args.detach:
+        print(run_id)
+        return 0
+    print(f"run {run_id} started (log: {registry.runs_dir(run_id) / 'job.log'}); Ctrl-C cancels it", file=sys.stderr)
+    return follow(registry, run_id, as_json=args.json)
+
+
+def _job(registry, data: Path, run_id: int) -> int:
+    from lfs.config import parse_config
+    from pipeline import jobs
+    from pipeline.dataset import load_prepared
+    from pipeline.retrain import RetrainParams, retrain
+
+    run = registry.get(run_id)
+    config = parse_config(run.lf_config_toml, source=f"run {run_id}")
+    params = RetrainParams.from_dict(run.params)
+
+    def work(handle):
+        prepared = load_prepared(data / "processed")
+        if prepared.manifest["fingerprint"] != run.dataset_fingerprint:
+            raise ValueError("the prepared data changed since this run was started; start a new retrain")
+        return retrain(handle, prepared, config, params)
+
+    return jobs.run_job(registry, run_id, work)
+
+
+def follow(registry, run_id: int, *, as_json: bool = False, poll: float = 0.5) -> int:
+    """Show the run's stages with a progress bar until it ends; print its metrics; Ctrl-C cancels it."""
+    from tqdm import tqdm
+
+    from pipeline import jobs
+
+    bar, stage = None, None
+    try:
+        while True:
+            run = registry.get(run_id)
+            if run.stage != stage and run.stage:
+                if bar is not None:
+                    bar.close()
+                stage = run.stage
+                bar = tqdm(total=100, desc=f"{stage:>13}", file=sys.stderr,
+                           bar_format="{desc} {bar} {n:.0f}% {postfix}")
+            if bar is not None:
+                bar.n = round(100 * (run.progress or 0.0))
+                bar.set_postfix_str(run.stage_detail or "")
+            if run.is_finished:
+                break
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        print("\n" + jobs.cancel(registry, run_id, wait=30), file=sys.stderr)
+        run = registry.get(run_id)
+    finally:
+        if bar is not None:
+            bar.close()
+    if run.status != "succeeded":
+        print(f"run {run_id} {run.status}" + (f":\n{run.error}" if run.error else ""), file=sys.stderr)
+        return 1
+    metrics = registry.results(run_id).get("metrics", {})
+    print(json.dumps(metrics, indent=2) if as_json else format_metrics(metrics))
+    return 0
+
+
+def format_metrics(metrics: dict) -> str:
+    """The contenders' table (rows: contenders; columns: metrics and deltas to our model) and the stage times."""
+    import pandas as pd
+
+    table = pd.DataFrame(metrics.get("table", {})).T
+    lines = [table.to_string(float_format=lambda v: f"{v:.4f}")] if len(table) else ["(no metrics)"]
+    if metrics.get("stage_seconds"):
+        stages = metrics["stage_seconds"]
+        lines.append("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
+                     + f"; total {sum(stages.values()):.1f}")
+    return "\n".join(lines)
+
+
+def add_recommend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default="data", metavar="DIR", help="data folder (default: data)")
+    parser.add_argument("--user", required=True, help="user_idx (a number) or Goodreads user_id (32 hex digits)")
+    parser.add_argument("-k", type=int, default=10, help="how many books (default: 10)")
+    parser.add_argument("--run", type=int, default=None, help="use this run's model (default: the current model)")
+
+
+def run_recommend(args: argparse.Namespace) -> int:
+    from pipeline.dataset import load_prepared
+    from pipeline.recommend import recommend
+    from pipeline.registry import Registry
+
+    prepared = load_prepared(Path(args.data) / "processed")
+    registry = Registry.for_data(args.data)
+    table = recommend(prepared, registry, args.user, k=args.k, run_id=args.run)
+    print(table.to_string(index=False))
+    return 0
