@@ -41,6 +41,8 @@ def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--soft-labels", action="store_true", help="train on label-model probabilities")
     parser.add_argument("--replica-steps", type=int, default=None, metavar="N",
                         help="seed replica: steps per epoch (default: the seed's 300)")
+    parser.add_argument("--replica-epochs", type=int, default=None, metavar="N",
+                        help="seed replica: epochs (default: the seed's 30)")
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of negatives and ranking samples")
     parser.add_argument("--note", default="", help="a note stored with the run")
     parser.add_argument("--json", action="store_true", help="print the final metrics as JSON")
@@ -56,7 +58,8 @@ def retrain_params(args: argparse.Namespace):
     lm = {k: v for k, v in lm.items() if v is not None}
     end = {field: getattr(args, flag[2:].replace("-", "_")) for flag, (field, _, _) in END_MODEL_FLAGS.items()}
     end = {k: v for k, v in end.items() if v is not None}
-    replica = {} if args.replica_steps is None else {"steps_per_epoch": args.replica_steps}
+    replica = {field: value for field, value in (("steps_per_epoch", args.replica_steps),
+                                                 ("epochs", args.replica_epochs)) if value is not None}
     return RetrainParams(label_model=LabelModelParams(soft_labels=args.soft_labels, **lm), end_model=end,
                          replica=replica, eval_seed=args.eval_seed)
 

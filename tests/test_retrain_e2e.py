@@ -1,0 +1,64 @@
+"""End to end through the real stack on tiny data: `python -m pipeline retrain` starts a job process that runs
+snorkel's LabelModel and trains both TensorFlow models, records everything in the SQLite registry, and the
+current model then recommends books."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.ensure import ensure_data
+from pipeline.registry import Registry
+
+FAST = ["--epochs", "2", "--lm-epochs", "200", "--replica-steps", "3", "--replica-epochs", "2"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    data = tmp_path_factory.mktemp("retrain")
+    ensure_data(data, scale="tiny", seed=5)
+    code = main(["retrain", "--data", str(data), *FAST, "--json", "--note", "e2e"])
+    return data, code
+
+
+@pytest.mark.slow
+def test_retrain_runs_every_stage_and_records_the_run(trained, capsys):
+    data, code = trained
+    assert code == 0
+    registry = Registry.for_data(data)
+    run = registry.current_model()
+    assert run is not None and run.status == "succeeded" and run.note == "e2e"
+    for key in ("training_labels", "model", "metrics"):
+        assert run.artifact(key).exists(), key
+    results = registry.results(run.id)
+    assert set(results) >= {"lf_summary", "label_model", "metrics"}
+    metrics = results["metrics"]
+    assert set(metrics["contenders"]) == {"ours", "seed_replica", "popularity", "lf_only"}
+    for name in ("ours", "seed_replica", "popularity"):
+        for key in ("f1", "roc_auc", "log_loss", "hr@10", "ndcg@10"):
+            assert key in metrics["contenders"][name], (name, key)
+    assert set(metrics["stage_seconds"]) >= {"features", "apply", "label model", "train ours", "evaluate"}
+    epochs = registry.epochs(run.id)
+    assert set(epochs["model"]) == {"ours", "seed_replica"}
+    labels = pd.read_parquet(run.artifact("training_labels"))
+    assert set(labels.source) == {"label_model", "dev"}
+    assert json.loads(run.artifact("metrics").read_text())["test_rows"] == metrics["test_rows"]
+
+
+@pytest.mark.slow
+def test_recommend_lists_k_unseen_books(trained, capsys):
+    data, code = trained
+    assert code == 0
+    capsys.readouterr()
+    assert main(["recommend", "--data", str(data), "--user", "0", "-k", "5"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:3] == ["rank", "book_idx", "title"] and len(lines) == 6
+
+
+def test_recommend_without_a_model_is_a_clear_error(tmp_path, capsys):
+    ensure_data(tmp_path, scale="tiny", seed=5)
+    assert main(["recommend", "--data", str(tmp_path), "--user", "0"]) == 2
+    assert "no trained model yet" in capsys.readouterr().err
