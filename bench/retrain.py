@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pipeline.retrain_cli import format_metrics  # noqa: E402
+
 
 def seed_apply_seconds(data_dir: Path, sample: int) -> tuple[float, int, float]:
     """(extrapolated seconds for the whole train split, train rows, rows/s) of the tutorial's LFs in snorkel."""
@@ -72,21 +74,7 @@ def main() -> None:
     print(f"baseline, the seed replica's training {stages['train replica']:.1f} s vs ours {stages['train ours']:.1f} s")
 
     c = metrics["contenders"]
-    cols = ["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "hr@10", "ndcg@10"]
-    print(f"\n{'contender':14}" + "".join(f"{k:>17}" for k in cols))
-    for name, row in c.items():
-        cells = []
-        for k in cols:
-            v = row.get(k)
-            if v is None or v != v:
-                cells.append(f"{'-':>17}")
-            elif name == "ours":
-                cells.append(f"{v:>17.4f}")
-            else:
-                cells.append(f"{v:>8.4f} ({v - c['ours'][k]:+.4f})" if c['ours'].get(k) == c['ours'].get(k) else
-                             f"{v:>17.4f}")
-        extra = f"  coverage {row['coverage']:.3f}" if "coverage" in row else ""
-        print(f"{name:14}" + "".join(cells) + extra)
+    print("\n" + format_metrics(metrics))
     checks = [("ours beats the seed replica on F1", c["ours"]["f1"] > c["seed_replica"]["f1"]),
               ("ours beats the seed replica on ROC-AUC", c["ours"]["roc_auc"] > c["seed_replica"]["roc_auc"]),
               ("ours beats popularity on HR@10", c["ours"]["hr@10"] > c["popularity"]["hr@10"]),

@@ -40,7 +40,8 @@ def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, type=kind, default=None, help=text)
     parser.add_argument("--soft-labels", action="store_true", help="train on label-model probabilities")
     parser.add_argument("--replica-steps", type=int, default=None, metavar="N",
-                        help="seed replica: steps per epoch (default: the seed's 300)")
+                        help="seed replica: steps per epoch (default 150, half the tutorial's 300, to fit the "
+                             "retrain's time budget; 300 is the tutorial as written)")
     parser.add_argument("--replica-epochs", type=int, default=None, metavar="N",
                         help="seed replica: epochs (default: the seed's 30)")
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of negatives and ranking samples")
@@ -52,14 +53,17 @@ def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
 
 def retrain_params(args: argparse.Namespace):
     from pipeline.labelmodel import LabelModelParams
-    from pipeline.retrain import RetrainParams
+    from pipeline.retrain import REPLICA_DEFAULTS, RetrainParams
 
     lm = {field: getattr(args, flag[2:].replace("-", "_")) for flag, (field, _, _) in LABEL_MODEL_FLAGS.items()}
     lm = {k: v for k, v in lm.items() if v is not None}
     end = {field: getattr(args, flag[2:].replace("-", "_")) for flag, (field, _, _) in END_MODEL_FLAGS.items()}
     end = {k: v for k, v in end.items() if v is not None}
-    replica = {field: value for field, value in (("steps_per_epoch", args.replica_steps),
-                                                 ("epochs", args.replica_epochs)) if value is not None}
+    replica = dict(REPLICA_DEFAULTS)
+    if args.replica_steps is not None:  # validation steps keep the tutorial's ratio (40 per 300)
+        replica |= {"steps_per_epoch": args.replica_steps, "validation_steps": max(1, args.replica_steps * 40 // 300)}
+    if args.replica_epochs is not None:
+        replica["epochs"] = args.replica_epochs
     return RetrainParams(label_model=LabelModelParams(soft_labels=args.soft_labels, **lm), end_model=end,
                          replica=replica, eval_seed=args.eval_seed)
 
@@ -141,12 +145,29 @@ def follow(registry, run_id: int, *, as_json: bool = False, poll: float = 0.5) -
     return 0
 
 
-def format_metrics(metrics: dict) -> str:
-    """The contenders' table (rows: contenders; columns: metrics and deltas to our model) and the stage times."""
-    import pandas as pd
+METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "hr@10", "ndcg@10")
 
-    table = pd.DataFrame(metrics.get("table", {})).T
-    lines = [table.to_string(float_format=lambda v: f"{v:.4f}")] if len(table) else ["(no metrics)"]
+
+def format_metrics(metrics: dict) -> str:
+    """Contenders (rows) x metrics: our model's figures, the others' with their delta to ours in brackets;
+    then LF-only's coverage and the seconds per stage."""
+    contenders = metrics.get("contenders", {})
+    if not contenders:
+        return "(no metrics)"
+    ours = contenders.get("ours", {})
+    lines = [f"{'':14}" + "".join(f"{k:>18}" for k in METRIC_COLUMNS)]
+    for name, row in contenders.items():
+        cells = []
+        for k in METRIC_COLUMNS:
+            v, ref = row.get(k), ours.get(k)
+            if v is None or v != v:
+                cells.append(f"{'-':>18}")
+            elif name == "ours" or ref is None or ref != ref:
+                cells.append(f"{v:>18.4f}")
+            else:
+                cells.append(f"{v:>8.4f} ({v - ref:+.4f})")
+        extra = f"  (on the {row['coverage']:.1%} of test rows some LF votes on)" if "coverage" in row else ""
+        lines.append(f"{name:14}" + "".join(cells) + extra)
     if metrics.get("stage_seconds"):
         stages = metrics["stage_seconds"]
         lines.append("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
