@@ -159,24 +159,20 @@ def evaluate_contenders(prepared: PreparedData, models: dict, label_model, L_tes
 
     csr = prepared.user_books_csr
     n_books = len(prepared.books)
-    u, b, y = evaluate.classification_rows(test_rows, csr, n_books, seed=params.eval_seed)
+    rows = evaluate.classification_rows(test_rows, csr, n_books, seed=params.eval_seed)
     cases = evaluate.ranking_cases(test_rows, csr, n_books, n_negatives=params.ranking_negatives,
                                    seed=params.eval_seed)
-    results: dict[str, dict] = {}
-    for key, model in models.items():
-        scorer = endmodel.Scorer(model)
-
-        def score_fn(users, books, _scorer=scorer):
-            return _scorer.score(users, books, csr)
-
-        results[key] = evaluate.classification_metrics(y, score_fn(u, b)) | evaluate.ranking_metrics(score_fn, cases)
-    pop = evaluate.popularity_scorer(evaluate.popularity_scores(prepared))
-    results["popularity"] = evaluate.classification_metrics(y, pop(u, b)) | evaluate.ranking_metrics(pop, cases)
-    # LF-only: the label model on the labelled test rows where some LF votes (random negatives carry no LF input).
+    score_fns = {key: endmodel.Scorer(model).bind(csr) for key, model in models.items()}
+    score_fns["popularity"] = evaluate.popularity_scorer(evaluate.popularity_scores(prepared))
+    results: dict[str, dict] = {
+        key: evaluate.classification_metrics(rows.y, rows.score(fn)) | evaluate.ranking_metrics(fn, cases)
+        for key, fn in score_fns.items()
+    }
+    # LF-only: the label model on the labelled test rows where some LF votes (sampled negatives have no LF input).
     probs = lf_only_probabilities(label_model, L_test)
     covered = ~np.isnan(probs)
     lf_only = evaluate.classification_metrics(test_rows["rating"].to_numpy()[covered], probs[covered])
     results["lf_only"] = lf_only | {"coverage": float(covered.mean())}
     table = evaluate.compare_contenders(results, reference="ours")
     return {"contenders": results, "table": json.loads(table.to_json(orient="index")),
-            "test_rows": int(len(y)), "ranking_cases": int(len(cases.positive))}
+            "test_rows": int(len(rows)), "ranking_cases": int(len(cases.positive))}
