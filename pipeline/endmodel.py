@@ -416,11 +416,13 @@ def _keras() -> SimpleNamespace:
     @register
     class MaskedMean(keras.layers.Layer):
         """Mean of the set embeddings over the real books: inputs [embeddings [B, L, D], ids [B, L]]; ids equal
-        to pad_id are left out; an empty set gives a zero vector."""
+        to pad_id are left out; an empty set gives a zero vector. max_set_size is only recorded (the cap the
+        inputs were built with), so a loaded model's `Scorer` caps sets the same way."""
 
-        def __init__(self, pad_id: int, **kwargs):
+        def __init__(self, pad_id: int, max_set_size: int | None = None, **kwargs):
             super().__init__(**kwargs)
             self.pad_id = int(pad_id)
+            self.max_set_size = None if max_set_size is None else int(max_set_size)
 
         def call(self, inputs):
             emb, ids = inputs
@@ -434,7 +436,7 @@ def _keras() -> SimpleNamespace:
             return (shape[0], shape[2])
 
         def get_config(self):
-            return {**super().get_config(), "pad_id": self.pad_id}
+            return {**super().get_config(), "pad_id": self.pad_id, "max_set_size": self.max_set_size}
 
     @register
     class EndModel(keras.Model):
@@ -521,7 +523,7 @@ def build_model(n_books: int, params: EndModelParams = DEFAULT_PARAMS, *, replic
     set_ids = keras.Input(shape=(None,), dtype="int32", name="book_idxs")
     candidate = keras.Input(shape=(), dtype="int32", name="book_idx")
     set_emb = layers.Embedding(n_books + 1, params.embed_dim, name=SET_EMBEDDING)(set_ids)
-    user_vec = k.MaskedMean(pad_id=n_books, name="set_mean")([set_emb, set_ids])
+    user_vec = k.MaskedMean(pad_id=n_books, max_set_size=params.max_set_size, name="set_mean")([set_emb, set_ids])
     book_vec = layers.Embedding(n_books, params.embed_dim, name=BOOK_EMBEDDING)(candidate)
     x = layers.Concatenate(name="concat")([user_vec, book_vec])
     discarded = []
@@ -589,6 +591,9 @@ def train(train_examples: Examples, val_examples: Examples, n_books: int,
     for name, ex in (("train", train_examples), ("val", val_examples)):
         if ex.pad_id != n_books:
             raise ValueError(f"{name} examples were built for {ex.pad_id} books, the model has {n_books}")
+        if ex.book_idxs.shape[1] > params.max_set_size:
+            raise ValueError(f"{name} examples hold sets of up to {ex.book_idxs.shape[1]} books, more than "
+                             f"max_set_size={params.max_set_size}: build them with that max_set_size")
     k = _keras()
     keras, tf = k.keras, k.tf
     if deterministic:
@@ -684,11 +689,15 @@ class Scorer:
     ``score(user_idx, book_idx, csr, held_out=None)`` -> probabilities; held_out[i] is the book removed from
     user i's set (default: the candidate, which removes it when the user has it, the training protocol; -1
     removes nothing). ``bind(csr)`` precomputes every user's set sum once and returns
-    ``score_fn(user_idx, book_idx, held_out=None)``, the form `pipeline.evaluate` takes.
+    ``score_fn(user_idx, book_idx, held_out=None)``, the form `pipeline.evaluate` takes. Sets are capped at
+    the model's recorded max_set_size (as in training) unless `max_set_size` is given.
     """
 
-    def __init__(self, model: keras.Model, *, max_set_size: int = 200) -> None:
+    def __init__(self, model: keras.Model, *, max_set_size: int | None = None) -> None:
         keras = _keras().keras
+        if max_set_size is None:  # the cap recorded in the model, else the default
+            recorded = getattr(model.get_layer("set_mean"), "max_set_size", None)
+            max_set_size = recorded if recorded is not None else DEFAULT_PARAMS.max_set_size
         self.max_set_size = int(max_set_size)
         self.set_embedding_ = np.asarray(model.get_layer(SET_EMBEDDING).get_weights()[0], dtype=np.float64)
         self.book_embedding_ = np.asarray(model.get_layer(BOOK_EMBEDDING).get_weights()[0], dtype=np.float64)

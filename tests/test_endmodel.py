@@ -178,6 +178,8 @@ def test_saved_model_loads_with_equal_predictions(trained, tiny_data, tmp_path):
     csr, _, _ = tiny_data
     np.testing.assert_array_equal(em.Scorer(loaded).score(val_ex.user_idx, val_ex.book_idx, csr),
                                   em.Scorer(model).score(val_ex.user_idx, val_ex.book_idx, csr))
+    assert em.Scorer(loaded).max_set_size == FAST.max_set_size
+    assert em.Scorer(em.build_model(N_BOOKS, em.EndModelParams(max_set_size=7))).max_set_size == 7
     with pytest.raises(ValueError, match=r"\.keras"):
         em.save_model(model, tmp_path / "model.h5")
     with pytest.raises(FileNotFoundError):
@@ -270,6 +272,12 @@ def test_same_seed_same_weights_and_early_stopping_keeps_the_best(tiny_data, tra
     val_losses = [row["val_loss"] for row in stopping.history]
     assert stopping.best_epoch == int(np.argmin(val_losses)) + 1
     assert len(val_losses) == 6 or len(val_losses) == stopping.best_epoch + 1
+
+
+def test_examples_wider_than_the_cap_are_refused(tiny_data):
+    _, train_ex, val_ex = tiny_data
+    with pytest.raises(ValueError, match="max_set_size=5"):
+        em.train(train_ex, val_ex, N_BOOKS, em.EndModelParams(embed_dim=8, hidden=(6,), max_set_size=5))
 
 
 def test_the_replica_trains_for_its_steps(tiny_data):
