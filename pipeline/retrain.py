@@ -27,7 +27,6 @@ from lfs.config import LFConfig
 from pipeline.dataset import PreparedData
 from pipeline.labelmodel import LabelModelParams
 
-REPLICA_DEFAULTS = {"steps_per_epoch": 150, "validation_steps": 20}
 STAGES = ("features", "apply", "label model", "labels", "train ours", "train replica", "evaluate")
 
 
@@ -35,10 +34,8 @@ STAGES = ("features", "apply", "label model", "labels", "train ours", "train rep
 class RetrainParams:
     label_model: LabelModelParams = field(default_factory=LabelModelParams)
     end_model: dict = field(default_factory=dict)  # overrides of pipeline.endmodel.EndModelParams
-    # Overrides of the seed replica's settings. By default its steps per epoch are halved (150 and 20 validation
-    # steps instead of the tutorial's 300 and 40; 30 epochs, batch 256, Adagrad kept): at seed scale the full
-    # count alone takes about 125 s on 2 cores, past the retrain's 180 s budget. `--replica-steps 300` restores it.
-    replica: dict = field(default_factory=lambda: dict(REPLICA_DEFAULTS))
+    # Overrides of the seed replica's settings (default: none, the tutorial's 30 epochs x 300 steps x 256).
+    replica: dict = field(default_factory=dict)
     eval_seed: int = 0
     ranking_negatives: int = 100
 

@@ -40,8 +40,7 @@ def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, type=kind, default=None, help=text)
     parser.add_argument("--soft-labels", action="store_true", help="train on label-model probabilities")
     parser.add_argument("--replica-steps", type=int, default=None, metavar="N",
-                        help="seed replica: steps per epoch (default 150, half the tutorial's 300, to fit the "
-                             "retrain's time budget; 300 is the tutorial as written)")
+                        help="seed replica: steps per epoch (default: the tutorial's 300)")
     parser.add_argument("--replica-epochs", type=int, default=None, metavar="N",
                         help="seed replica: epochs (default: the seed's 30)")
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of negatives and ranking samples")
@@ -53,13 +52,13 @@ def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
 
 def retrain_params(args: argparse.Namespace):
     from pipeline.labelmodel import LabelModelParams
-    from pipeline.retrain import REPLICA_DEFAULTS, RetrainParams
+    from pipeline.retrain import RetrainParams
 
     lm = {field: getattr(args, flag[2:].replace("-", "_")) for flag, (field, _, _) in LABEL_MODEL_FLAGS.items()}
     lm = {k: v for k, v in lm.items() if v is not None}
     end = {field: getattr(args, flag[2:].replace("-", "_")) for flag, (field, _, _) in END_MODEL_FLAGS.items()}
     end = {k: v for k, v in end.items() if v is not None}
-    replica = dict(REPLICA_DEFAULTS)
+    replica = {}
     if args.replica_steps is not None:  # validation steps keep the tutorial's ratio (40 per 300)
         replica |= {"steps_per_epoch": args.replica_steps, "validation_steps": max(1, args.replica_steps * 40 // 300)}
     if args.replica_epochs is not None:
