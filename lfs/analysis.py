@@ -154,6 +154,14 @@ def conflict_rows(L: np.ndarray) -> np.ndarray:
 
 
 # -- threshold sweeps and keyword figures ---------------------------------------------------------------------
+def _accuracy_where(votes: np.ndarray, gold: np.ndarray, label: int) -> dict:
+    """labelled, correct and accuracy of voting `label` on the rows of `votes` that have gold."""
+    labelled = votes & ~np.isnan(gold)
+    correct = int((gold[labelled] == label).sum())
+    n = int(labelled.sum())
+    return {"labelled": n, "correct": correct, "accuracy": correct / n if n else float("nan")}
+
+
 def threshold_sweep(spec: ThresholdLF, data: LFData, y=None, points: int = 60) -> pd.DataFrame:
     """Coverage and accuracy of `spec` with its value moved across the feature's observed range.
 
@@ -175,10 +183,7 @@ def threshold_sweep(spec: ThresholdLF, data: LFData, y=None, points: int = 60) -
         fires[ok] = compare(values[ok], t)
         row = {"threshold": float(t), "fires": int(fires.sum()), "coverage": float(fires.mean())}
         if gold is not None:
-            lab = fires & ~np.isnan(gold)
-            correct = int((gold[lab] == spec.label).sum())
-            row |= {"labelled": int(lab.sum()), "correct": correct,
-                    "accuracy": correct / lab.sum() if lab.any() else float("nan")}
+            row |= _accuracy_where(fires, gold, spec.label)
         rows.append(row)
     sweep = pd.DataFrame(rows)
     if gold is not None:
@@ -201,10 +206,7 @@ def keyword_stats(spec: KeywordLF, data: LFData, y=None) -> pd.DataFrame:
             row = {"rule": r, "label": rule.label, "keyword": kw, "hits": int(hit.sum()),
                    "decides": int(decides.sum())}
             if gold is not None:
-                lab = decides & ~np.isnan(gold)
-                correct = int((gold[lab] == rule.label).sum())
-                row |= {"labelled": int(lab.sum()), "correct": correct,
-                        "accuracy": correct / lab.sum() if lab.any() else float("nan")}
+                row |= _accuracy_where(decides, gold, rule.label)
             out.append(row)
             rule_hit |= hit
         undecided &= ~rule_hit
