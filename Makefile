@@ -30,8 +30,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+# Seed-scale benchmarks (about 15 minutes): data pipeline, LF engine, retrain, sharing one data folder.
+BENCH ?= data/bench
 bench: $(STAMP)
-	$(PY) bench/data_pipeline.py
+	$(PY) bench/data_pipeline.py --work $(BENCH)
+	$(PY) bench/lf_engine.py --processed $(BENCH)/processed
+	$(PY) bench/retrain.py --data $(BENCH)
 
 clean-venv:
 	rm -rf $(VENV)

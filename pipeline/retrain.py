@@ -27,6 +27,7 @@ from lfs.config import LFConfig
 from pipeline.dataset import PreparedData
 from pipeline.labelmodel import LabelModelParams
 
+# The stages of a retrain, in order (for progress displays).
 STAGES = ("features", "apply", "label model", "labels", "train ours", "train replica", "evaluate")
 
 
