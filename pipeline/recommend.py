@@ -33,15 +33,6 @@ def model_run(registry, run_id: int | None = None):
     return run
 
 
-def top_k(scores: np.ndarray, exclude: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k highest scores, skipping `exclude` (ties broken by the lower index)."""
-    scores = scores.astype(float).copy()
-    scores[exclude] = -np.inf
-    k = min(k, int(np.isfinite(scores).sum()))
-    best = np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, dtype=int)
-    return best[np.lexsort((best, -scores[best]))]
-
-
 def recommend(prepared: PreparedData, registry, user: str | int, *, k: int = 10, run_id: int | None = None,
               model=None) -> pd.DataFrame:
     """rank, book_idx, title, first_author, score: the model's top k among books the user never shelved."""
@@ -50,12 +41,7 @@ def recommend(prepared: PreparedData, registry, user: str | int, *, k: int = 10,
     u = resolve_user(prepared, user)
     if model is None:
         model = endmodel.load_model(model_run(registry, run_id).artifact("model"))
-    offsets, values = prepared.user_books_csr
-    shelved = values[offsets[u]:offsets[u + 1]]
-    n_books = len(prepared.books)
-    books = np.arange(n_books)
-    scores = endmodel.Scorer(model).score(np.full(n_books, u), books, prepared.user_books_csr)
-    best = top_k(scores, shelved, k)
+    best, scores = endmodel.Scorer(model).top_k(u, prepared.user_books_csr, k)
     meta = prepared.books.set_index("book_idx").loc[best]
     return pd.DataFrame({"rank": np.arange(1, len(best) + 1), "book_idx": best, "title": meta["title"].to_numpy(),
-                         "first_author": meta["first_author"].to_numpy(), "score": scores[best].round(4)})
+                         "first_author": meta["first_author"].to_numpy(), "score": scores.round(4)})
