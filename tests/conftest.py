@@ -27,3 +27,6 @@ def small_prepared(tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("small-data")
     ensure_data(data, scale="small", seed=0)
     return data / "processed"
+
+
+from tests.workbench_fixtures import apptest, workbench_data, workbench_template  # noqa: E402, F401

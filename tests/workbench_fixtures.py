@@ -1,0 +1,80 @@
+"""Data for the workbench's tests: a tiny generated dataset with one hostile review planted in dev.
+
+`workbench_template` builds it once per session (features computed too); `workbench_data` copies it per test, so
+a test can save LF versions and start runs without touching another test's data. `apptest` opens the app on it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+# A dev review that must render as text: markup, a script and a keyword the default LFs match ("5 stars").
+HOSTILE_REVIEW = ("Loved it <img src=x onerror=alert(1)> and <script>alert('xss')</script> & 5 stars, "
+                  "a wonderful, beautiful, perfect book.")
+REVIEWS_FILE = "goodreads_reviews_young_adult.json.gz"
+APP = "workbench/app.py"
+APP_TIMEOUT = 120  # seconds per AppTest run: the first run imports TensorFlow-heavy modules
+
+
+def _plant_review(data: Path) -> tuple[str, str]:
+    """Rewrite the review of one dev row with a review to HOSTILE_REVIEW; return its (user_id, book_id)."""
+    from pipeline.dataset import load_prepared
+
+    prepared = load_prepared(data / "processed")
+    dev = prepared.splits["dev"]
+    row = dev[dev["review_text"].notna()].iloc[0]
+    user_id = prepared.users.loc[row["user_idx"], "user_id"]
+    book_id = prepared.books.loc[row["book_idx"], "book_id"]
+    path = data / "raw" / REVIEWS_FILE
+    lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
+    out = []
+    for line in lines:
+        review = json.loads(line)
+        if review["user_id"] == user_id and review["book_id"] == book_id:
+            review["review_text"] = HOSTILE_REVIEW
+        out.append(json.dumps(review))
+    path.write_bytes(gzip.compress(("\n".join(out) + "\n").encode("utf-8")))
+    return user_id, book_id
+
+
+@pytest.fixture(scope="session")
+def workbench_template(tmp_path_factory) -> Path:
+    """A data folder (raw/, processed/ with features) at tiny scale, with HOSTILE_REVIEW in dev."""
+    from lfs.features import load_all_features
+    from pipeline.dataset import load_prepared
+    from pipeline.ensure import ensure_data
+    from pipeline.prepare import prepare
+
+    data = tmp_path_factory.mktemp("workbench-data") / "data"
+    ensure_data(data, scale="tiny", seed=0)
+    _plant_review(data)
+    prepare(data / "raw", data / "processed", force=True)
+    load_all_features(load_prepared(data / "processed"))
+    return data
+
+
+@pytest.fixture
+def workbench_data(workbench_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the template data folder for one test."""
+    data = tmp_path / "data"
+    shutil.copytree(workbench_template, data, symlinks=True)
+    return data
+
+
+@pytest.fixture
+def apptest(workbench_data: Path, monkeypatch):
+    """An AppTest of the workbench on `workbench_data`, with Streamlit's caches cleared; call .run() yourself."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from workbench.context import DATA_ENV
+
+    monkeypatch.setenv(DATA_ENV, str(workbench_data))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return AppTest.from_file(APP, default_timeout=APP_TIMEOUT)

@@ -1,0 +1,22 @@
+"""Entry point: `python -m streamlit run workbench/app.py [-- --data DIR]` from the repository root."""
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # Streamlit puts only this script's folder on sys.path; the packages live above it
+    sys.path.insert(0, str(ROOT))
+
+from workbench import context, nav, widgets  # noqa: E402
+
+st.set_page_config(page_title="LF Workbench", page_icon=":material/tune:", layout="wide")
+
+pages = [st.Page(path, title=title, icon=icon, url_path=url, default=i == 0)
+         for i, (path, title, icon, url) in enumerate(nav.PAGES)]
+page = st.navigation(pages)
+widgets.sidebar()
+widgets.show_flash()
+context.fingerprint()  # no prepared data: every page shows how to make it, and stops
+page.run()

@@ -1,0 +1,5 @@
+"""examples (being built)."""
+
+import streamlit as st
+
+st.title("examples")

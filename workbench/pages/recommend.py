@@ -1,0 +1,5 @@
+"""recommend (being built)."""
+
+import streamlit as st
+
+st.title("recommend")

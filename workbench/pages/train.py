@@ -1,0 +1,5 @@
+"""train (being built)."""
+
+import streamlit as st
+
+st.title("train")

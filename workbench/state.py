@@ -1,0 +1,70 @@
+"""Every session-state key the workbench uses, spelled once, and the per-session LF working copy.
+
+A session edits one working LFConfig (`WORKING`), which started from store version `BASE`. Editor widgets carry
+the generation `GEN` in their keys: loading another config bumps it, so every widget re-reads its value instead of
+keeping what was typed for the previous one.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lfs.config import LFConfig
+from lfs.store import ConfigStore
+
+# LF editing (Labeling functions page; read by Examples and Train)
+WORKING = "lf_working"  # LFConfig being edited in this session
+BASE = "lf_base_version"  # store version the working copy started from
+GEN = "lf_widget_gen"  # editor widget generation (see module docstring)
+LF_ERRORS = "lf_errors"  # {LF name: message} of the last rejected edit, shown inline under that LF
+SELECTED_LF = "lf_selected"  # LF whose sweep / keyword chart is drawn
+FLASH = "flash"  # (kind, message) shown once at the top of the next run, e.g. after a save
+
+# Examples page
+EX_FILTER = "examples_filter"  # ExampleFilter handed over from a click on the LF page
+EX_PAGE = "examples_page"
+
+# Train / Runs / Recommend pages
+RUN_ID = "train_run_id"  # the run this session follows (also in st.query_params["run"])
+
+
+def working(store: ConfigStore) -> LFConfig:
+    """This session's working config; on first use the store's latest version."""
+    if WORKING not in st.session_state:
+        latest = store.latest()
+        load_into_editor(store.load(latest), latest)
+    return st.session_state[WORKING]
+
+
+def base_version() -> int:
+    return st.session_state[BASE]
+
+
+def set_working(cfg: LFConfig) -> None:
+    """Replace the working copy after an edit made through the editor's own widgets."""
+    st.session_state[WORKING] = cfg
+
+
+def load_into_editor(cfg: LFConfig, base: int) -> None:
+    """Make `cfg` the working copy (a restore, a run's config): editor widgets start over from it."""
+    st.session_state[WORKING] = cfg
+    st.session_state[BASE] = base
+    st.session_state[GEN] = st.session_state.get(GEN, 0) + 1
+    st.session_state[LF_ERRORS] = {}
+
+
+def generation() -> int:
+    return st.session_state.get(GEN, 0)
+
+
+def is_dirty(store: ConfigStore) -> bool:
+    """True when the working copy differs from the version it started from."""
+    return working(store).key != store.info(base_version()).key
+
+
+def flash(kind: str, message: str) -> None:
+    st.session_state[FLASH] = (kind, message)
+
+
+def pop_flash() -> tuple[str, str] | None:
+    return st.session_state.pop(FLASH, None)
