@@ -57,7 +57,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PREPARE_VERSION = 1  # bump when prepare's output changes for the same inputs and params (invalidates caches)
+PREPARE_VERSION = 2  # bump when prepare's output changes for the same inputs and params (invalidates caches)
 FORMAT_VERSION = 1  # the layout of the prepared folder, checked by pipeline.dataset
 DEFAULT_OUT_DIR = Path("data/processed")
 MANIFEST_FILE = "manifest.json"
@@ -256,6 +256,8 @@ def _build(raw_dir: Path, params: PrepareParams, skip_bad_lines: bool,
         "reviews_read": review_stats.lines - review_stats.bad_lines,
         "reviews_joined": int(pd.notna(review_text).sum()),
         "positive_share": round(float(labelled["rating"].mean()), 6) if n_labelled else None,
+        # The kept users' interactions by star rating (0 = shelved without a rating), for the overview's chart.
+        "stars": {str(s): int(n) for s, n in enumerate(np.bincount(users["rating"], minlength=6)[:6])},
     }
     bad_lines = {s.path.name: s.bad_lines for s in (book_stats, inter_stats, review_stats)}
     return tables, counts, bad_lines

@@ -96,6 +96,8 @@ def test_known_answers(raw, tmp_path):
     assert counts["labelled_rows"] == {"train": 0, "dev": 0, "val": 8, "test": 0}
     assert counts["reviews_joined"] == 3
     assert counts["positive_share"] == 0.5
+    # the kept users' interactions of kept books by stars, repeats included (user 3 shelved book 15 twice)
+    assert counts["stars"] == {"0": 4, "1": 1, "2": 2, "3": 1, "4": 2, "5": 2}
     assert manifest["source"] == "real" and "generator" not in manifest
     assert manifest["reused"] is False
 
