@@ -21,8 +21,11 @@ $(STAMP): requirements.txt
 data: $(STAMP)
 	$(PY) -m pipeline ensure-data --data $(DATA) --scale $(SCALE)
 
+# The workbench on http://127.0.0.1:$(PORT) (server settings: .streamlit/config.toml). Ctrl-C stops it.
+PORT ?= 8501
 run: data
-	$(PY) -m pipeline summary --processed $(DATA)/processed
+	$(PY) -m pipeline features --processed $(DATA)/processed
+	$(PY) -m streamlit run workbench/app.py --server.port $(PORT) -- --data $(DATA)
 
 test: $(STAMP)
 	$(PY) -m pytest
