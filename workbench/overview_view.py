@@ -30,8 +30,8 @@ def data_source(prepared: PreparedData, data_dir: Path) -> None:
             gen = manifest.get("generator") or {}
             st.markdown(f"**Synthetic data**, generated at `{gen.get('scale', '?')}` scale with seed "
                         f"`{gen.get('seed', '?')}` in the real files' exact format, prepared "
-                        f"{manifest.get('created', '')}. The LFs, label model and end model treat it exactly as they would "
-                        "the real files.")
+                        f"{manifest.get('created', '')}. The LFs, label model and end model treat it exactly "
+                        "as they would the real files.")
         st.markdown(
             "**To use the real Goodreads files**: download `goodreads_books_young_adult.json.gz`, "
             "`goodreads_interactions_young_adult.json.gz` and `goodreads_reviews_young_adult.json.gz` from the UCSD "
