@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # Streamlit puts only this script's folder on sys.path; the packages live above it
     sys.path.insert(0, str(ROOT))
 
-from workbench import context, nav, widgets  # noqa: E402
+from workbench import context, nav, state, widgets  # noqa: E402
 
 st.set_page_config(page_title="LF Workbench", page_icon=":material/tune:", layout="wide")
 
@@ -19,4 +19,8 @@ page = st.navigation(pages)
 widgets.sidebar()
 widgets.show_flash()
 context.fingerprint()  # no prepared data: every page shows how to make it, and stops
-page.run()
+st.session_state[state.FRAME] = True
+try:
+    page.run()
+finally:
+    st.session_state.pop(state.FRAME, None)
