@@ -1,11 +1,21 @@
-"""Top-k recommendations of the current model: books a user has not interacted with, best first."""
+"""Top-k recommendations: the model's (or popularity's) best books among those a user has not interacted with.
+
+A user's set (`PreparedData.users.book_idxs`) holds every book they shelved, their test rows included, so by
+default a held-out test book can never be recommended. ``hold_out`` takes books out of the user's set first: the
+model then sees the user without them and ranks them among the unseen books, as the ranking evaluation does with
+each liked test book (`held_out_likes`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from pipeline.dataset import PreparedData
+
+__all__ = ["held_out_likes", "model_run", "popular", "recommend", "resolve_user", "without_books"]
 
 
 def resolve_user(prepared: PreparedData, user: str | int) -> int:
@@ -33,15 +43,55 @@ def model_run(registry, run_id: int | None = None):
     return run
 
 
+def held_out_likes(prepared: PreparedData, user: int) -> np.ndarray:
+    """The books of the user's test rows rated 1 (liked), sorted: the held-out books the evaluation ranks."""
+    test = prepared.splits["test"]
+    rows = test[(test["user_idx"].to_numpy() == user) & (test["rating"].to_numpy() == 1)]
+    return np.unique(rows["book_idx"].to_numpy())
+
+
+def without_books(csr: tuple[np.ndarray, np.ndarray], user: int, books: Iterable[int]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The csr pair with `books` removed from user `user`'s set (every other user's set unchanged)."""
+    offsets, values = csr
+    start, end = offsets[user], offsets[user + 1]
+    row = values[start:end]
+    kept = row[~np.isin(row, np.fromiter(books, dtype=np.int64))]
+    if len(kept) == len(row):
+        return csr
+    new_offsets = offsets.copy()
+    new_offsets[user + 1:] -= len(row) - len(kept)
+    return new_offsets, np.concatenate([values[:start], kept, values[end:]])
+
+
+def _books_table(prepared: PreparedData, best: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    meta = prepared.books.set_index("book_idx").loc[best]
+    return pd.DataFrame({"rank": np.arange(1, len(best) + 1), "book_idx": best, "title": meta["title"].to_numpy(),
+                         "first_author": meta["first_author"].to_numpy(), "score": scores})
+
+
 def recommend(prepared: PreparedData, registry, user: str | int, *, k: int = 10, run_id: int | None = None,
-              model=None) -> pd.DataFrame:
-    """rank, book_idx, title, first_author, score: the model's top k among books the user never shelved."""
+              model=None, hold_out: Iterable[int] = ()) -> pd.DataFrame:
+    """rank, book_idx, title, first_author, score: the model's top k among books the user never shelved (the
+    books in `hold_out` count as never shelved: they leave the user's set and join the candidates)."""
     from pipeline import endmodel
 
     u = resolve_user(prepared, user)
     if model is None:
         model = endmodel.load_model(model_run(registry, run_id).artifact("model"))
-    best, scores = endmodel.Scorer(model).top_k(u, prepared.user_books_csr, k)
-    meta = prepared.books.set_index("book_idx").loc[best]
-    return pd.DataFrame({"rank": np.arange(1, len(best) + 1), "book_idx": best, "title": meta["title"].to_numpy(),
-                         "first_author": meta["first_author"].to_numpy(), "score": scores.round(4)})
+    best, scores = endmodel.Scorer(model).top_k(u, without_books(prepared.user_books_csr, u, hold_out), k)
+    return _books_table(prepared, best, scores.round(4))
+
+
+def popular(prepared: PreparedData, user: str | int, *, k: int = 10, hold_out: Iterable[int] = ()) -> pd.DataFrame:
+    """The popularity baseline's top k for the user: rank, book_idx, title, first_author, score (= how many
+    train and dev users shelved the book, pipeline.evaluate.popularity_scores), among the same candidates as
+    `recommend`; ties by book_idx."""
+    from pipeline.evaluate import popularity_scores
+
+    u = resolve_user(prepared, user)
+    offsets, values = without_books(prepared.user_books_csr, u, hold_out)
+    counts = popularity_scores(prepared)
+    unseen = np.setdiff1d(np.arange(len(counts)), values[offsets[u]:offsets[u + 1]])
+    best = unseen[np.lexsort((unseen, -counts[unseen]))[:k]]
+    return _books_table(prepared, best, counts[best])

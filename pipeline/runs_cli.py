@@ -3,7 +3,8 @@
 pipeline.cli registers this as one subcommand: `add_runs_arguments(parser)` adds the actions and their flags,
 `run_runs(args)` runs one and returns the exit code. Bad input (an unknown run id, a missing registry) raises a
 ValueError naming it, which the CLI prints as "error: ..." with exit status 2. The formatting functions are pure
-(runs and results in, text out) so a page or a test can use them too.
+(runs and results in, text out); `run_row` and `compare_runs` give the same figures as data, which they format and
+the workbench's Runs page draws.
 """
 
 from __future__ import annotations
@@ -13,18 +14,23 @@ import difflib
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .registry import STATUSES, Registry, Run, RunNotFound
 
 __all__ = [
     "KEY_METRICS",
+    "Comparison",
     "add_runs_arguments",
+    "compare_runs",
     "flatten",
     "format_comparison",
     "format_run",
     "format_runs_table",
     "key_metric",
+    "lf_changes",
+    "run_row",
     "run_runs",
 ]
 
@@ -151,6 +157,14 @@ def _value(value: Any) -> str:
 # formatting
 
 
+def run_row(run: Run, metrics: Any) -> dict[str, Any]:
+    """One run as a row of `runs list`: id, status, created (UTC, to the second), duration (seconds or None),
+    stage, LF config (short hash), note, and our model's KEY_METRICS (None where absent) from its "metrics"."""
+    return {"id": run.id, "status": run.status, "created": _time(run.created_at), "duration": run.duration(),
+            "stage": run.stage_text() if run.is_active else (run.stage or "-"), "LF config": run.short_hash,
+            "note": run.note, **{title: key_metric(metrics, name) for title, name in KEY_METRICS}}
+
+
 def format_runs_table(runs: Sequence[Run], metrics: dict[int, Any]) -> str:
     """`runs list`: one line per run; `metrics` maps a run id to its "metrics" result (or None)."""
     if not runs:
@@ -158,10 +172,9 @@ def format_runs_table(runs: Sequence[Run], metrics: dict[int, Any]) -> str:
     headers = ["id", "status", "created (UTC)", "duration", "stage", "LF config", *(t for t, _ in KEY_METRICS)]
     rows = []
     for run in runs:
-        stage = run.stage_text() if run.is_active else (run.stage or "-")
-        figures = [_number(key_metric(metrics.get(run.id), name)) for _, name in KEY_METRICS]
-        rows.append([str(run.id), run.status, _time(run.created_at), _seconds(run.duration()), stage,
-                     run.short_hash, *figures])
+        row = run_row(run, metrics.get(run.id))
+        rows.append([str(run.id), run.status, row["created"], _seconds(row["duration"]), row["stage"],
+                     row["LF config"], *(_number(row[title]) for title, _ in KEY_METRICS)])
     return _table(headers, rows)
 
 
@@ -205,44 +218,85 @@ def _epochs_table(epochs: Sequence[dict[str, Any]], last: int) -> str:
     return _table(["model", "epoch", *logs], rows, "  ")
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """Run B against run A, as data (see `compare_runs`)."""
+
+    a: Run
+    b: Run
+    params: list[tuple[str, Any, Any]]  # (param, in A, in B) for each flattened param that differs
+    config_diff: list[str]  # unified diff of the LF config TOML texts A -> B (lines); empty when identical
+    lf_changes: Any  # lfs.store.ConfigChanges by LF name, None when a config cannot be read
+    metrics: list[tuple[str, Any, Any, Any]]  # (metric, A, B, B - A) for each number recorded in both
+    metrics_a: Any = None  # the runs' "metrics" results as given
+    metrics_b: Any = None
+
+    @property
+    def same_dataset(self) -> bool:
+        return self.a.dataset_fingerprint == self.b.dataset_fingerprint
+
+
+def lf_changes(toml_a: str, toml_b: str):
+    """The LFs (by name) config B adds, removes and changes relative to config A (TOML texts), as
+    lfs.store.ConfigChanges; None when either text is not a valid config."""
+    from lfs.config import parse_config
+    from lfs.store import ConfigChanges
+
+    try:
+        old = {s.name: s for s in parse_config(toml_a, source="run A")}
+        new = {s.name: s for s in parse_config(toml_b, source="run B")}
+    except ValueError:
+        return None
+    return ConfigChanges(added=tuple(n for n in new if n not in old), removed=tuple(n for n in old if n not in new),
+                         changed=tuple(n for n in new if n in old and new[n] != old[n]))
+
+
+def compare_runs(a: Run, b: Run, metrics_a: Any, metrics_b: Any) -> Comparison:
+    """Params that differ, the LF config diff and every metric's delta B - A: what `runs compare` prints."""
+    params_a, params_b = flatten(a.params), flatten(b.params)
+    missing = "(unset)"
+    pairs = {k: (params_a.get(k, missing), params_b.get(k, missing)) for k in sorted(params_a.keys() | params_b.keys())}
+    diff = [] if a.lf_config_toml == b.lf_config_toml else list(difflib.unified_diff(
+        a.lf_config_toml.splitlines(), b.lf_config_toml.splitlines(), fromfile=f"run {a.id} ({a.short_hash})",
+        tofile=f"run {b.id} ({b.short_hash})", lineterm=""))
+    flat_a, flat_b = flatten(metrics_a), flatten(metrics_b)
+    shared = [k for k in flat_a if k in flat_b and is_number(flat_a[k]) and is_number(flat_b[k])]
+    return Comparison(a=a, b=b, params=[(k, va, vb) for k, (va, vb) in pairs.items() if va != vb], config_diff=diff,
+                      lf_changes=lf_changes(a.lf_config_toml, b.lf_config_toml),
+                      metrics=[(k, flat_a[k], flat_b[k], flat_b[k] - flat_a[k]) for k in shared],
+                      metrics_a=metrics_a, metrics_b=metrics_b)
+
+
 def format_comparison(a: Run, b: Run, metrics_a: Any, metrics_b: Any) -> str:
     """`runs compare A B`: the params that differ, the LF config diff (A -> B) and every metric's delta B - A."""
+    cmp = compare_runs(a, b, metrics_a, metrics_b)
     lines = [f"run {a.id} ({a.status}) -> run {b.id} ({b.status})"]
-    if a.dataset_fingerprint == b.dataset_fingerprint:
+    if cmp.same_dataset:
         lines.append(f"same dataset ({a.dataset_fingerprint[:12]})")
     else:
         lines.append(f"different datasets: {a.dataset_fingerprint[:12]} -> {b.dataset_fingerprint[:12]} "
                      "(metrics are not on the same rows)")
 
-    params_a, params_b = flatten(a.params), flatten(b.params)
-    missing = "(unset)"
-    pairs = {k: (params_a.get(k, missing), params_b.get(k, missing)) for k in sorted(params_a.keys() | params_b.keys())}
-    changed = [[k, _value(va), _value(vb)] for k, (va, vb) in pairs.items() if va != vb]
+    changed = [[k, _value(va), _value(vb)] for k, va, vb in cmp.params]
     lines += ["", "params that differ:", _table(["param", f"run {a.id}", f"run {b.id}"], changed, "  ")
               if changed else "  (none)"]
 
     lines += ["", "LF config:"]
-    if a.lf_config_toml == b.lf_config_toml:
+    if not cmp.config_diff:
         lines.append(f"  identical ({a.short_hash})")
     else:
-        diff = difflib.unified_diff(a.lf_config_toml.splitlines(), b.lf_config_toml.splitlines(),
-                                    fromfile=f"run {a.id} ({a.short_hash})", tofile=f"run {b.id} ({b.short_hash})",
-                                    lineterm="")
-        lines += [f"  {line}" for line in diff]
+        lines += [f"  {line}" for line in cmp.config_diff]
 
-    flat_a, flat_b = flatten(metrics_a), flatten(metrics_b)
-    shared = [k for k in flat_a if k in flat_b and is_number(flat_a[k]) and is_number(flat_b[k])]
     lines += ["", "metrics (delta = B - A):"]
-    if shared:
-        rows = [[k, _number(flat_a[k]), _number(flat_b[k]), _delta(flat_a[k], flat_b[k])] for k in shared]
+    if cmp.metrics:
+        rows = [[k, _number(va), _number(vb), _delta(delta)] for k, va, vb, delta in cmp.metrics]
         lines.append(_table(["metric", f"run {a.id}", f"run {b.id}", "delta"], rows, "  "))
     else:
         lines.append("  (no metric recorded in both runs)")
     return "\n".join(lines)
 
 
-def _delta(a: float, b: float) -> str:
-    delta = b - a
+def _delta(delta: float) -> str:
     if isinstance(delta, float) and math.isnan(delta):
         return "nan"
     return f"{delta:+.4f}" if isinstance(delta, float) else f"{delta:+d}"
