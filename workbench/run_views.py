@@ -1,0 +1,134 @@
+"""Drawing one finished run: test metrics beside the baselines and the previous run, label model against majority
+vote, LF weights against empirical accuracy, training curves, or why it failed.
+
+Every function takes the registry and a Run (or run ids) and nothing from the session, so the Train and Runs pages
+draw runs the same way. Each section sits in a container keyed with the run id (``run-<id>-metrics``,
+``run-<id>-label-model``, ``run-<id>-curves``), so browser tests find it and several runs can share a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from pipeline.registry import Registry, Run
+from workbench.charts import training as charts
+
+
+def previous_succeeded(registry: Registry, run: Run) -> Run | None:
+    """The newest succeeded run before `run` on the same dataset (the one its metrics are compared with)."""
+    for other in registry.list(status="succeeded"):
+        if other.id < run.id and other.dataset_fingerprint == run.dataset_fingerprint:
+            return other
+    return None
+
+
+def model_in_use(registry: Registry, run: Run | None = None) -> str:
+    """A sentence naming the model in use (the newest succeeded run), "still" when `run` did not replace it."""
+    current = registry.current_model()
+    if current is None:
+        return "No model is trained yet: the Recommend page needs a succeeded run."
+    still = " still" if run is not None and current.id != run.id else ""
+    return f"The model in use is{still} run {current.id} (finished {fmt_time(current.finished_at)} UTC)."
+
+
+def fmt_time(iso: str | None) -> str:
+    return "-" if iso is None else iso[:19].replace("T", " ")
+
+
+def metrics_section(registry: Registry, run: Run, previous: Run | None | bool = True) -> None:
+    """Our model's key figures with their change since the previous succeeded run, the table of every contender
+    (deltas to our model in brackets, the previous run's model as the last row) and grouped bars.
+
+    `previous`: True finds the previous succeeded run; a Run compares with that one; None or False with none."""
+    with st.container(key=f"run-{run.id}-metrics"):
+        _metrics(registry, run, previous)
+
+
+def _metrics(registry: Registry, run: Run, previous: Run | None | bool) -> None:
+    metrics = registry.results(run.id).get("metrics")
+    if not metrics or not metrics.get("contenders"):
+        st.info(f"Run {run.id} recorded no test metrics.")
+        return
+    if previous is True:
+        previous = previous_succeeded(registry, run)
+    before = registry.results(previous.id).get("metrics") if previous else None
+    figures = charts.metric_deltas(metrics, before)
+    for col, figure in zip(st.columns(len(figures)) if figures else [], figures, strict=True):
+        delta = None if figure["delta"] is None else f"{figure['delta']:+.4f}"
+        col.metric(figure["title"], f"{figure['value']:.4f}", delta,
+                   delta_color="inverse" if figure["lower_is_better"] else "normal",
+                   help=f"our model on test; the change is since run {previous.id}" if previous else
+                   "our model on test (no earlier succeeded run to compare with)")
+    label = f"run {previous.id} (our model)" if previous else "previous run"
+    st.dataframe(charts.metrics_frame(metrics, before, label))
+    notes = ["Brackets: the difference to our model in this run."]
+    lf_only = metrics["contenders"].get("lf_only", {})
+    if "coverage" in lf_only:
+        notes.append(f"LF-only is scored on the {lf_only['coverage']:.1%} of labelled test rows some LF votes on.")
+    if metrics.get("test_rows"):
+        notes.append(f"{metrics['test_rows']:,} test rows (labelled rows plus one random negative per positive), "
+                     f"{metrics.get('ranking_cases', 0):,} ranking cases (a liked book against 100 unseen ones).")
+    st.caption(" ".join(notes))
+    st.altair_chart(charts.metric_bars(metrics), use_container_width=True)
+
+
+def label_model_section(registry: Registry, run: Run) -> None:
+    """The label model against majority vote on dev, and its LF weights against each LF's empirical accuracy."""
+    report = registry.results(run.id).get("label_model")
+    if not report:
+        st.info(f"Run {run.id} recorded no label model report.")
+        return
+    left, right = st.container(key=f"run-{run.id}-label-model").columns([2, 3])
+    left.markdown("**Label model against majority vote** (dev)")
+    left.dataframe(charts.label_model_frame(report),
+                   column_config={"coverage": st.column_config.NumberColumn(format="percent")})
+    left.caption("Accuracy and F1 over the dev rows each votes on (ties abstain); coverage is the share of dev "
+                 "rows with a vote.")
+    right.altair_chart(charts.weights_chart(report), use_container_width=True)
+    missing = charts.weights_frame(report).query("emp_acc.isna()", engine="python")["lf"].tolist()
+    if missing:
+        right.caption("Not drawn (no labelled dev row to measure accuracy on): " + ", ".join(missing))
+
+
+def curves_section(registry: Registry, run_ids: Sequence[int], key: str | None = None) -> None:
+    """Loss and ROC-AUC per epoch of each model (train solid, val dashed); several runs are overlaid."""
+    epochs = charts.runs_epochs({run_id: registry.epochs(run_id) for run_id in run_ids})
+    if epochs.empty:
+        st.caption("No epoch logged yet.")
+        return
+    key = key or "runs-" + "-".join(str(i) for i in run_ids)
+    columns = st.container(key=f"{key}-curves").columns(len(charts.CURVE_FIGURES))
+    for col, figure in zip(columns, charts.CURVE_FIGURES, strict=True):
+        col.altair_chart(charts.curve_chart(epochs, figure), use_container_width=True)
+
+
+def failure_section(registry: Registry, run: Run) -> None:
+    """Why a run did not succeed (its error text) and which model is still in use."""
+    if run.status == "failed":
+        st.error(f"Run {run.id} failed during stage {run.stage or '-'}.")
+    else:
+        st.warning(f"Run {run.id} was {run.status} during stage {run.stage or '-'}.")
+    if run.error:
+        with st.expander("Error" if run.status == "failed" else "Reason", expanded=run.status == "failed"):
+            st.code(run.error, language=None)
+    st.info(model_in_use(registry, run))
+
+
+def results_section(registry: Registry, run: Run) -> None:
+    """Everything about a succeeded run's results (a failed or cancelled one: `failure_section`)."""
+    if run.status != "succeeded":
+        failure_section(registry, run)
+        return
+    st.caption(model_in_use(registry, run))
+    st.subheader("Test metrics")
+    metrics_section(registry, run)
+    st.subheader("Label model")
+    label_model_section(registry, run)
+    st.subheader("Training curves")
+    curves_section(registry, [run.id], key=f"run-{run.id}")
+    seconds = (registry.results(run.id).get("metrics") or {}).get("stage_seconds")
+    if seconds:
+        st.caption("Seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items())
+                   + f"; total {sum(seconds.values()):.1f}.")

@@ -1,0 +1,253 @@
+"""The Train page's widgets: the parameter form, starting a retrain, following it live, and its outcome.
+
+A retrain is a job process (pipeline.jobs) that writes its progress into the run registry; this page only starts
+it and reads the registry. The run a session follows is in st.session_state[state.RUN_ID] and in the URL
+(``?run=N``), so a refreshed tab re-attaches; a tab with neither follows the active run, else the newest one.
+
+UI contract (browser tests select on the ``st-key-<key>`` classes): the form's submit button ``retrain``, the
+cancel button ``cancel``, the status container ``run-status`` (holding the registry's status word: queued, running,
+succeeded, failed, cancelled), the button ``follow-active``, and parameter inputs ``train-lm-<field>``,
+``train-end-<field>``, ``train-replica-steps``, ``train-replica-epochs``, ``train-note``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+import streamlit as st
+
+from lfs.config import LFConfig, dumps_config
+from pipeline import endmodel, jobs
+from pipeline.labelmodel import CLASS_BALANCE, LabelModelParams
+from pipeline.registry import Registry, Run, RunInProgress, RunNotFound
+from pipeline.retrain import STAGES, RetrainParams
+from pipeline.retrain_cli import END_MODEL_FLAGS, LABEL_MODEL_FLAGS, retrain_params
+from workbench import context, run_views, state
+
+POLL_SECONDS = 1.0
+LABELS = {"n_epochs": "epochs", "lr": "learning rate", "l2": "L2 regularisation", "class_balance": "class balance",
+          "seed": "seed", "epochs": "most epochs", "embed_dim": "embedding size", "hidden": "hidden layers",
+          "learning_rate": "learning rate", "batch_size": "batch size", "patience": "early-stopping patience"}
+FLOAT_STEPS = {"lr": 0.001, "l2": 0.001, "learning_rate": 0.0001}
+
+
+@dataclass(frozen=True)
+class RetrainRequest:
+    params: RetrainParams
+    note: str
+
+
+# --------------------------------------------------------------------------------------------------------------
+# parameters
+
+
+def _input(field: str, default, help_text: str, key: str):
+    """One parameter widget, chosen by the default's type."""
+    label = LABELS.get(field, field)
+    if field == "class_balance":
+        return st.selectbox(label, CLASS_BALANCE, index=CLASS_BALANCE.index(default), help=help_text, key=key)
+    if field == "hidden":
+        return st.text_input(label, ",".join(str(n) for n in default), help=help_text + " (empty: none)", key=key)
+    if isinstance(default, float):
+        return st.number_input(label, min_value=0.0, value=default, step=FLOAT_STEPS.get(field, 0.001),
+                               format="%g", help=help_text, key=key)
+    return st.number_input(label, min_value=0, value=int(default), step=1, help=help_text, key=key)
+
+
+def _section(flags: dict, defaults, prefix: str) -> dict:
+    """{argparse dest: value or None when it is the default} for the flags of one params dataclass."""
+    values = {}
+    for flag, (field, _, help_text) in flags.items():
+        default = getattr(defaults, field)
+        value = _input(field, default, help_text, f"{prefix}-{field}")
+        values[flag[2:].replace("-", "_")] = (field, value, default)
+    return values
+
+
+def params_form() -> RetrainRequest | None:
+    """The parameter form (defaults from the dataclasses) and its Retrain button; the request when pressed with
+    valid parameters, else None (invalid ones are shown as an error naming the field)."""
+    lm_defaults, end_defaults = LabelModelParams(), endmodel.DEFAULT_PARAMS
+    with st.form("retrain-form", border=False):
+        left, middle, right = st.columns(3)
+        with left.expander("Label model"):
+            lm = _section(LABEL_MODEL_FLAGS, lm_defaults, "train-lm")
+            soft = st.checkbox("soft labels", value=lm_defaults.soft_labels, key="train-lm-soft_labels",
+                               help="train the end model on label-model probabilities instead of 0/1 labels")
+        with middle.expander("End model"):
+            end = _section(END_MODEL_FLAGS, end_defaults, "train-end")
+        with right.expander("Seed replica"):
+            steps = st.number_input("steps per epoch", min_value=1, value=endmodel.SEED_STEPS_PER_EPOCH,
+                                    key="train-replica-steps", help="the tutorial's 300; fewer for a quick look")
+            epochs = st.number_input("epochs", min_value=1, value=endmodel.SEED_EPOCHS, key="train-replica-epochs",
+                                     help="the tutorial's 30; fewer for a quick look")
+        note = st.text_input("Note", key="train-note", placeholder="what this run tries (stored with the run)")
+        pressed = st.form_submit_button("Retrain", type="primary", icon=":material/model_training:", key="retrain")
+    if not pressed:
+        return None
+    try:
+        return RetrainRequest(_params(lm | end, soft, steps, epochs), note.strip())
+    except ValueError as e:
+        st.error(f"Not started: {e}")
+        return None
+
+
+def _params(values: dict, soft: bool, steps: int, epochs: int) -> RetrainParams:
+    """RetrainParams as `python -m pipeline retrain` builds them from the same flags: only values that differ from
+    the defaults are recorded, so runs from the page and from the command line compare field by field."""
+    args = {}
+    for dest, (field, value, default) in values.items():
+        if field == "hidden":
+            try:
+                value = END_MODEL_FLAGS["--hidden"][1](value)
+            except ValueError:
+                raise ValueError(f"End model · hidden layers: expected sizes separated by commas, like 64,32; "
+                                 f"got {value!r}") from None
+        args[dest] = None if value == default else value
+    replica_steps = None if steps == endmodel.SEED_STEPS_PER_EPOCH else int(steps)
+    replica_epochs = None if epochs == endmodel.SEED_EPOCHS else int(epochs)
+    params = retrain_params(argparse.Namespace(**args, soft_labels=soft, replica_steps=replica_steps,
+                                               replica_epochs=replica_epochs, eval_seed=0))
+    for what, replica, overrides in (("End model", False, params.end_model), ("Seed replica", True, params.replica)):
+        try:
+            endmodel.model_params(replica=replica, **overrides)
+        except ValueError as e:
+            raise ValueError(f"{what} · {e}") from None
+    return params
+
+
+# --------------------------------------------------------------------------------------------------------------
+# starting and attaching
+
+
+def follow_run(run_id: int) -> None:
+    """Make `run_id` the run this session (and this tab's URL) follows."""
+    st.session_state[state.RUN_ID] = int(run_id)
+    if st.query_params.get("run") != str(run_id):
+        st.query_params["run"] = str(run_id)
+
+
+def refusal(run: Run) -> str:
+    when = (f"started {run_views.fmt_time(run.started_at)} UTC" if run.started_at
+            else f"queued {run_views.fmt_time(run.created_at)} UTC")
+    return f"Run {run.id} is already {run.status} ({when}); wait for it or cancel it. Nothing was started."
+
+
+def start(registry: Registry, cfg: LFConfig, request: RetrainRequest) -> int | None:
+    """Start a retrain of `cfg` as a job process and follow it; None (with the reason shown) when refused."""
+    if not cfg.enabled():
+        st.error("Not started: the LF config has no enabled LF. Enable at least one on the Labeling functions page.")
+        return None
+    try:
+        run_id = jobs.start(context.data_dir(), dataset_fingerprint=context.fingerprint(),
+                            lf_config_toml=dumps_config(cfg), lf_config_hash=cfg.key,
+                            params=request.params.to_dict(), note=request.note, registry=registry)
+    except RunInProgress as e:
+        st.error(refusal(e.run))
+        return None
+    follow_run(run_id)
+    return run_id
+
+
+def attached_run(registry: Registry) -> Run | None:
+    """The run this tab shows: ?run=N, else the session's run, else the active run, else the newest run."""
+    for source, value in (("URL", st.query_params.get("run")), ("session", st.session_state.get(state.RUN_ID))):
+        if value is None:
+            continue
+        try:
+            run = registry.get(int(value))
+        except (ValueError, RunNotFound):
+            if source == "URL":
+                st.warning(f"There is no run {str(value)[:20]!r} in this data folder; showing another one.")
+            continue
+        break
+    else:
+        run = registry.active() or next(iter(registry.list(limit=1)), None)
+    if run is not None:
+        follow_run(run.id)
+    return run
+
+
+def other_active(registry: Registry, run: Run | None) -> None:
+    """When another run than the one shown is active (started from another tab), offer to follow it."""
+    active = registry.active()
+    if active is None or (run is not None and active.id == run.id):
+        return
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    left.info(f"Run {active.id} is {active.status} ({active.stage_text()}).")
+    if right.button(f"Follow run {active.id}", key="follow-active"):
+        follow_run(active.id)
+        st.rerun()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# showing a run
+
+
+def overall_progress(run: Run) -> float:
+    """The run's progress over all stages (each stage weighs the same), 0..1."""
+    if run.status == "succeeded" or run.stage == "done":
+        return 1.0
+    if run.stage not in STAGES:
+        return 0.0
+    return min(1.0, (STAGES.index(run.stage) + (run.progress or 0.0)) / len(STAGES))
+
+
+def stage_line(run: Run) -> str:
+    """The stages as one markdown line: done ones ticked, the current one bold, later ones grey."""
+    current = STAGES.index(run.stage) if run.stage in STAGES else (len(STAGES) if run.stage == "done" else -1)
+    marks = []
+    for i, name in enumerate(STAGES):
+        if i < current:
+            marks.append(f":green[:material/check: {name}]")
+        elif i == current:
+            marks.append(f"**:material/arrow_right: {name}**")
+        else:
+            marks.append(f":gray[{name}]")
+    return " · ".join(marks)
+
+
+def status_header(run: Run) -> None:
+    """Run id, status word (in the `run-status` container), when, the LF config and the note."""
+    with st.container(key="run-status"):
+        st.markdown(f"#### Run {run.id} · {run.status}")
+    duration = run.duration()
+    when = [f"created {run_views.fmt_time(run.created_at)} UTC"]
+    if duration is not None:
+        when.append(f"{'took' if run.is_finished else 'running for'} {duration:.0f} s")
+    st.caption(" · ".join(when) + f" · LF config {run.short_hash}")
+    if run.note:
+        st.text(f"Note: {run.note}")
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def live(run_id: int) -> None:
+    """A queued or running run, re-read every POLL_SECONDS: stages, progress, live curves and Cancel. When it
+    ends, the whole page reruns once to draw the outcome (and this fragment is no longer drawn)."""
+    registry = context.registry()
+    run = registry.get(run_id)
+    if run.is_finished:
+        st.rerun()
+    status_header(run)
+    st.markdown(stage_line(run))
+    text = run.stage_text() if run.stage else "waiting for the job process to start"
+    st.progress(overall_progress(run), text=text)
+    if st.button("Cancel", key="cancel", icon=":material/cancel:"):
+        try:
+            st.toast(jobs.cancel(registry, run_id))
+        except ValueError as e:
+            st.error(str(e))
+    run_views.curves_section(registry, [run_id], key=f"live-{run_id}")
+
+
+def show(registry: Registry, run: Run | None) -> None:
+    """The followed run: live while active, else its outcome; a hint when there is none."""
+    if run is None:
+        st.info("No retrain yet: set the parameters above (or keep the defaults) and press Retrain.")
+        return
+    if run.is_active:
+        live(run.id)
+        return
+    status_header(run)
+    run_views.results_section(registry, run)
