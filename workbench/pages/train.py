@@ -9,8 +9,9 @@ use. A refreshed or second tab re-attaches to the running job; only one job runs
 
 import streamlit as st
 
-from workbench import context, state, train_view
+from workbench import context, state, train_view, widgets
 
+widgets.require_frame()
 st.title("Train")
 registry = context.registry()
 store = context.store()
