@@ -1,0 +1,154 @@
+"""The Runs page (AppTest): the empty state; on two real retrains (the default LF config, then one LF removed) the
+table, the side-by-side comparison, loading a run's LF config into the editor, and the downloads."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pyarrow as pa
+import pytest
+
+from lfs.config import load_default, parse_config
+from lfs.store import ConfigStore
+from pipeline.registry import Registry
+from tests.runs_fixtures import copy_folder, trained_folder
+from workbench import nav, state
+
+PAGE = nav.RUNS
+REMOVED = "polarity_negative"  # the LF run 2 trains without
+
+
+@pytest.fixture(scope="module")
+def trained(workbench_template, tmp_path_factory):
+    """The workbench data with run 1 (default LF config) and run 2 (without REMOVED), built once per module."""
+    return trained_folder(workbench_template, tmp_path_factory.mktemp("runs") / "data",
+                          [None, load_default().remove(REMOVED)])
+
+
+@pytest.fixture
+def workbench_data(request, workbench_template, tmp_path):
+    """This test's data folder (the `apptest` fixture opens the app on it): a copy of the trained data for tests
+    marked slow, of the untrained template otherwise."""
+    source = request.getfixturevalue("trained") if request.node.get_closest_marker("slow") else workbench_template
+    return copy_folder(source, tmp_path / "data")
+
+
+def open_page(apptest):
+    at = apptest.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def element_keys(at, kind: str) -> list[str]:
+    """The user keys of the elements of `kind` (their proto ids end in "-<key>")."""
+    return [e.proto.id.split("-", 2)[-1] for e in at.get(kind)]
+
+
+def chart_frames(at) -> list:
+    """The data of every Altair chart on the page (its one data set, unnamed or named), as frames."""
+    frames = []
+    for chart in at.get("arrow_vega_lite_chart"):
+        arrow = chart.proto.data.data if chart.proto.HasField("data") else (
+            chart.proto.datasets[0].data.data if chart.proto.datasets else b"")
+        if arrow:
+            frames.append(pa.ipc.open_stream(io.BytesIO(arrow)).read_pandas())
+    return frames
+
+
+def test_no_runs_says_how_to_train(apptest):
+    at = open_page(apptest)
+    assert any("No runs yet" in i.value and "Train page" in i.value for i in at.info)
+    assert not at.dataframe and not at.button
+
+
+@pytest.mark.slow
+def test_table_lists_the_runs_with_config_version_and_metrics(apptest, workbench_data):
+    registry = Registry.for_data(workbench_data)
+    at = open_page(apptest)
+    table = at.dataframe[0].value
+    assert table["id"].tolist() == [2, 1]
+    assert table["status"].tolist() == ["succeeded", "succeeded"]
+    assert table["note"].tolist() == ["run 2", "run 1"]
+    run2 = registry.get(2)
+    assert table["LF config"].tolist() == [f"unsaved {run2.short_hash}", "v1"]
+    for title, name in (("F1", "f1"), ("ROC-AUC", "roc_auc"), ("HR@10", "hr@10")):
+        for row, run_id in enumerate((2, 1)):
+            expected = registry.results(run_id)["metrics"]["contenders"]["ours"][name]
+            assert math.isclose(table[title].iloc[row], expected), (title, run_id)
+    assert all(d > 0 for d in table["duration"])
+
+    store = ConfigStore.open(workbench_data / "lf_configs")  # saving run 2's config makes it version 2
+    store.save(parse_config(run2.lf_config_toml), base_version=1)
+    at.run()
+    assert at.dataframe[0].value["LF config"].tolist() == ["v2", "v1"]
+
+
+@pytest.mark.slow
+def test_two_runs_side_by_side(apptest, workbench_data):
+    registry = Registry.for_data(workbench_data)
+    at = open_page(apptest)
+    assert at.multiselect(key="runs-compare").value == [1, 2]  # the two newest by default
+    assert any(f"LFs removed in run 2: `{REMOVED}`" in m.value for m in at.markdown)
+    diff = at.code[0].value
+    assert f'-name = "{REMOVED}"' in diff and diff.startswith("--- run 1")
+
+    ours = {run_id: registry.results(run_id)["metrics"]["contenders"]["ours"] for run_id in (1, 2)}
+    cards = {m.label: m for m in at.metric if "· run 2" in m.label}
+    assert cards["F1 · run 2"].value == f"{ours[2]['f1']:.4f}"
+    assert cards["F1 · run 2"].delta == f"{ours[2]['f1'] - ours[1]['f1']:+.4f}"
+    deltas = next(d.value for d in at.dataframe if "delta" in d.value.columns)
+    row = deltas.set_index("metric").loc["our model · ROC-AUC"]
+    assert math.isclose(row["delta"], ours[2]["roc_auc"] - ours[1]["roc_auc"])
+    assert math.isclose(row["run 1"], ours[1]["roc_auc"]) and math.isclose(row["run 2"], ours[2]["roc_auc"])
+
+    overlaid = [f for f in chart_frames(at) if "series" in f.columns and f["series"].str.startswith("run 1").any()]
+    assert overlaid and overlaid[0]["series"].str.startswith("run 2").any()
+
+    at.multiselect(key="runs-compare").unselect(1).run()
+    assert not at.exception
+    assert any("Pick two runs" in c.value for c in at.caption) and not at.code
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("run_id, base, saved", [(2, 1, False), (1, 1, True)])
+def test_load_config_opens_the_editor_with_it(apptest, workbench_data, run_id, base, saved):
+    run = Registry.for_data(workbench_data).get(run_id)
+    at = open_page(apptest)
+    at.selectbox(key="runs-run").set_value(run_id).run()
+    at.button(key="runs-load-config").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value != "Runs"  # switched to the LF page
+    assert at.session_state[state.WORKING].key == parse_config(run.lf_config_toml).key
+    assert at.session_state[state.BASE] == base
+    message = " ".join(s.value for s in at.success)
+    assert f"Loaded run {run_id}'s LF config" in message
+    assert ("saved as version 1" in message) == saved
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert ("unsaved changes" in sidebar) == (not saved)
+
+
+@pytest.mark.slow
+def test_downloads_present_missing_and_prepared(apptest, workbench_data, monkeypatch):
+    from workbench import runs_view
+
+    at = open_page(apptest)
+    at.selectbox(key="runs-run").set_value(2).run()
+    assert element_keys(at, "download_button") == ["dl-2-training_labels", "dl-2-model", "dl-2-metrics"]
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert labels[0].startswith("Training labels (parquet)") and labels[2].startswith("Metrics (JSON)")
+
+    (workbench_data / "runs" / "2" / "model.keras").unlink()
+    monkeypatch.setattr(runs_view, "DIRECT_DOWNLOAD_BYTES", 1000)  # larger files wait for a "Prepare" click
+    at.run()
+    assert not at.exception, at.exception
+    assert any("`model.keras` is missing" in c.value for c in at.caption)
+    assert "dl-2-model" not in element_keys(at, "download_button")
+    big = [k for k in ("training_labels", "metrics") if (workbench_data / "runs" / "2").joinpath(
+        Registry.for_data(workbench_data).get(2).artifacts[k]).stat().st_size > 1000]
+    assert big, "expected a file above the lowered limit"
+    for key in big:
+        assert f"dl-2-{key}" not in element_keys(at, "download_button")
+        at.button(key=f"prep-2-{key}").click().run()
+        assert f"dl-2-{key}" in element_keys(at, "download_button")

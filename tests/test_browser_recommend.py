@@ -1,0 +1,50 @@
+"""The Recommend page in a real browser on tiny data with a real retrain: it lists the model's 10 books."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.dataset import load_prepared
+from pipeline.recommend import held_out_likes, recommend
+from pipeline.registry import Registry
+from tests.runs_fixtures import copy_folder, trained_folder
+
+pytest_plugins = ("tests.browser",)
+
+
+@pytest.fixture(scope="module")
+def trained(workbench_template, tmp_path_factory):
+    return trained_folder(workbench_template, tmp_path_factory.mktemp("browser-recommend") / "data", [None])
+
+
+@pytest.fixture
+def workbench_data(trained, tmp_path):
+    """The server of this test serves a copy of the trained data."""
+    return copy_folder(trained, tmp_path / "data")
+
+
+def test_recommend_lists_ten_books(workbench, workbench_data):
+    workbench.open()  # the app's front page, then the menu, as a user gets there
+    workbench.page.get_by_test_id("stSidebarNav").get_by_text("Recommend", exact=True).click()
+    workbench.page.wait_for_url("**/recommend")
+    workbench.idle()
+    workbench.key("rec-model").wait_for()
+    user = workbench.page.get_by_test_id("stSelectbox").filter(has_text="Test user").inner_text()
+    rows = workbench.key("rec-model").locator("table tbody tr")
+    assert rows.count() == 10
+    ranks = [rows.nth(i).locator("td").first.inner_text().strip() for i in range(10)]
+    assert ranks == [f"{r}." for r in range(1, 11)]
+
+    prepared = load_prepared(workbench_data / "processed")
+    users = prepared.users
+    shown_id = next(uid for uid in users["user_id"] if uid in user)
+    user_idx = int(users.index[users["user_id"] == shown_id][0])
+    expected = recommend(prepared, Registry.for_data(workbench_data), user_idx, k=10,
+                         hold_out=held_out_likes(prepared, user_idx))
+    text = workbench.text("rec-model")
+    for title in expected["title"]:
+        assert title in text
+    assert workbench.key("rec-popular").locator("table tbody tr").count() == 10
+    assert not workbench.page.get_by_test_id("stException").count()
+    assert not workbench.dialogs, workbench.dialogs
+    assert not workbench.console_errors, workbench.console_errors
