@@ -4,11 +4,12 @@ they have not shelved, with the held-out books they liked marked, and the popula
 import streamlit as st
 
 from pipeline.recommend import held_out_likes, popular, recommend
-from workbench import context, nav, run_views
+from workbench import context, nav, run_views, widgets
 from workbench import recommend_view as view
 
 K = 10
 
+widgets.require_frame()
 st.title("Recommend")
 prepared, registry = context.prepared(), context.registry()
 run = registry.current_model()

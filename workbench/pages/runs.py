@@ -3,9 +3,10 @@ config into the editor, its files), or put two side by side (LF config diff, met
 
 import streamlit as st
 
-from workbench import context, nav, run_views
+from workbench import context, nav, run_views, widgets
 from workbench import runs_view as view
 
+widgets.require_frame()
 st.title("Runs")
 registry, store = context.registry(), context.store()
 runs = registry.list(limit=200)
