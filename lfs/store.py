@@ -77,6 +77,14 @@ class ConfigChanges:
     def __bool__(self) -> bool:
         return bool(self.added or self.removed or self.changed)
 
+    @classmethod
+    def between(cls, a: LFConfig, b: LFConfig) -> ConfigChanges:
+        """Which LFs (by name) config ``b`` adds, removes and changes relative to config ``a``."""
+        old = {s.name: s for s in a}
+        new = {s.name: s for s in b}
+        return cls(added=tuple(n for n in new if n not in old), removed=tuple(n for n in old if n not in new),
+                   changed=tuple(n for n in new if n in old and new[n] != old[n]))
+
 
 class ConfigStore:
     """The versions of one LF config, in a folder. Use :meth:`open` to create or seed it."""
@@ -204,8 +212,4 @@ class ConfigStore:
 
     def changes(self, a: int, b: int) -> ConfigChanges:
         """Which LFs (by name) version ``b`` adds, removes and changes relative to version ``a``."""
-        old = {s.name: s for s in self.load(a)}
-        new = {s.name: s for s in self.load(b)}
-        return ConfigChanges(added=tuple(n for n in new if n not in old),
-                             removed=tuple(n for n in old if n not in new),
-                             changed=tuple(n for n in new if n in old and new[n] != old[n]))
+        return ConfigChanges.between(self.load(a), self.load(b))

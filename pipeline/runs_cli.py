@@ -243,12 +243,9 @@ def lf_changes(toml_a: str, toml_b: str):
     from lfs.store import ConfigChanges
 
     try:
-        old = {s.name: s for s in parse_config(toml_a, source="run A")}
-        new = {s.name: s for s in parse_config(toml_b, source="run B")}
+        return ConfigChanges.between(parse_config(toml_a, source="run A"), parse_config(toml_b, source="run B"))
     except ValueError:
         return None
-    return ConfigChanges(added=tuple(n for n in new if n not in old), removed=tuple(n for n in old if n not in new),
-                         changed=tuple(n for n in new if n in old and new[n] != old[n]))
 
 
 def compare_runs(a: Run, b: Run, metrics_a: Any, metrics_b: Any) -> Comparison:
