@@ -36,6 +36,9 @@ CHROMIUM_ENV = "CHROMIUM"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+# What workbench/app.py draws in the sidebar around every page (given prepared data): the LF config version.
+FRAME = "[data-testid='stSidebarUserContent']:has-text('LF config')"
+BASE_PATH_PROBE = re.compile(r"^/.+/_stcore/(health|host-config)$")
 SERVER_START_TIMEOUT = 60.0  # seconds until /_stcore/health answers "ok"
 PAGE_TIMEOUT_MS = 90_000  # a first page load reads the prepared data and imports the analysis stack
 MARKER = "browser: drives the workbench in a real browser (system Chromium); deselect with -m 'not browser'"
@@ -153,13 +156,19 @@ class AppPage:
         if message.type != "error":
             return
         url = (message.location or {}).get("url") or ""
+        if url.startswith(self.base_url) and BASE_PATH_PROBE.search(url[len(self.base_url):]):
+            return  # Streamlit looks for its endpoints under a deep link's path first: 404, then the root
         own = not url or url.startswith(self.base_url)
         (self.console_errors if own else self.external_errors).append(f"{message.text} ({url})" if url else
                                                                        message.text)
 
-    def open(self, path: str = "") -> None:
-        """Load `path` (e.g. "lfs") in a fresh page load and wait until its script has run."""
+    def open(self, path: str = "", ready: str | None = FRAME, timeout: float | None = None) -> None:
+        """Load `path` (e.g. "lfs") in a fresh page load; wait until `ready` (a selector; by default the app
+        frame's sidebar) is drawn and the script is done. Waiting for content, not only for idle, matters: a
+        page that reruns itself (st.rerun) passes through idle on its way."""
         self.page.goto(f"{self.base_url}/{path.lstrip('/')}")
+        if ready:
+            self.page.locator(ready).first.wait_for(timeout=timeout)
         self.idle()
 
     def idle(self) -> None:
@@ -171,6 +180,29 @@ class AppPage:
 
     def text(self, key: str) -> str:
         return self.key(key).inner_text()
+
+    def click(self, key: str) -> None:
+        """Click the button with key `key` (Streamlit also draws a hidden copy of a button to measure it)."""
+        self.key(key).locator("button:visible").click()
+
+    def navigate(self, title: str, url_path: str, ready_key: str) -> None:
+        """Go to another page through the sidebar menu, as a user does, until `ready_key` is drawn and idle."""
+        self.page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+        self.await_page(url_path, ready_key)
+
+    def await_page(self, url_path: str, ready_key: str) -> None:
+        """After a click that switches pages: the URL is the page's, its element `ready_key` is drawn, idle."""
+        self.page.wait_for_url(f"**/{url_path}**")
+        self.key(ready_key).first.wait_for()
+        self.idle()
+
+    def problems(self) -> list[str]:
+        """What went wrong on screen so far: browser dialogs, console errors of the app, Streamlit's exception
+        boxes and modal error dialogs (e.g. "Page not found"). Empty when all is well."""
+        shown = [f"exception box: {t}" for t in self.page.get_by_test_id("stException").all_inner_texts()]
+        shown += [f"modal: {t}" for t in self.page.locator("[role='dialog']:visible").all_inner_texts()]
+        return ([f"dialog {d}" for d in self.dialogs] + [f"console error: {e}" for e in self.console_errors]
+                + shown)
 
     def change_text(self, key: str, action) -> str:
         """Run `action()`, then wait until the text under `key` differs from before and the rerun is over.
@@ -204,7 +236,8 @@ def require_chromium() -> str:
 
 
 def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", MARKER)
+    if not any(line.split(":")[0].strip() == "browser" for line in config.getini("markers")):
+        config.addinivalue_line("markers", MARKER)  # when pyproject.toml does not register it
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker

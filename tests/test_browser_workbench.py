@@ -1,0 +1,124 @@
+"""The workbench in a real browser on tiny data: it loads (also from a page's own URL on a fresh server), a threshold
+edit changes the figures, a figure opens its rows on the Examples page, and a hostile review shows as text."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.workbench_fixtures import HOSTILE_REVIEW
+from workbench import nav
+
+pytest_plugins = ("tests.browser",)
+
+LF = "polarity_positive"
+FRAME_TIMEOUT_MS = 30_000  # the frame of a page on tiny data; a page run without app.py never gets it
+HOSTILE_LF = "stars_in_review"  # its keyword "5 stars" is in HOSTILE_REVIEW, and it fires on few dev rows
+
+
+def number(pattern: str, text: str) -> float:
+    found = re.search(pattern, text)
+    assert found, f"{pattern!r} not in {text!r}"
+    return float(found.group(1).replace(",", ""))
+
+
+def coverage(text: str) -> float:
+    """The percentage of 'Coverage 12.34%'."""
+    return number(r"Coverage\s+([\d.]+)\s*%", text)
+
+
+def incorrect(text: str) -> int:
+    return int(number(r"Incorrect\s+([\d,]+)", text))
+
+
+def dev_figures(data, lf: str, **changes) -> tuple[float, int]:
+    """(coverage in %, incorrect rows) of `lf` on dev from the LF engine, with `changes` to its spec."""
+    from lfs.analysis import lf_summary
+    from lfs.store import ConfigStore
+    from lfs.workspace import open_split
+    from pipeline.dataset import load_prepared
+
+    store = ConfigStore.open(str(data / "lf_configs"))
+    cfg = store.load(store.latest())
+    cfg = cfg.replace(lf, dataclasses.replace(cfg.get(lf), **changes))
+    specs = cfg.enabled()
+    dev = open_split(load_prepared(data / "processed"), "dev")
+    summary = lf_summary(dev.matrix(specs), specs, dev.gold).loc[lf]
+    return 100 * float(summary["Coverage"]), int(summary["Incorrect"])
+
+
+def open_lf_page(app) -> None:
+    """The front page, then Labeling functions from the menu, as a user gets there."""
+    app.open()
+    app.navigate("Labeling functions", "lfs", f"stats-{LF}")
+
+
+def test_app_loads_with_the_config_version(workbench):
+    workbench.open()
+    assert "LF config · v1 of 1" in workbench.page.get_by_test_id("stSidebar").inner_text()
+    assert workbench.page.get_by_role("heading", name="Overview").count() == 1
+    assert not workbench.problems()
+
+
+# On a fresh server Streamlit takes workbench/pages/ (beside app.py) for an old-style pages folder until some session
+# has called st.navigation: a page whose URL is not its file name ("lfs": labeling_functions.py) is not found there.
+LINK_NOT_FOUND = pytest.mark.xfail(strict=True, reason="fresh server: /lfs gets Streamlit's 'Page not found' modal "
+                                   "(no workbench/pages/lfs.py in the old-style pages mode)")
+
+
+PAGE_LINKS = [pytest.param(url, marks=LINK_NOT_FOUND if url == "lfs" else ()) for *_, url in nav.PAGES[1:]]
+
+
+@pytest.mark.parametrize("url_path", PAGE_LINKS)  # not the default page: it is at /, tested above
+def test_a_link_to_a_page_opens_it_in_the_frame_on_a_fresh_server(workbench, url_path):
+    """A bookmark, or a refresh after a restart: the fresh server's first request is the page's URL."""
+    workbench.open(url_path, timeout=FRAME_TIMEOUT_MS)
+    assert "LF config · v1 of 1" in workbench.page.get_by_test_id("stSidebar").inner_text()
+    assert urlsplit(workbench.page.url).path.strip("/") == url_path
+    assert not workbench.problems()
+
+
+def test_threshold_edit_changes_coverage(workbench, workbench_data):
+    open_lf_page(workbench)
+    before = coverage(workbench.text(f"stats-{LF}"))
+    assert abs(before - dev_figures(workbench_data, LF)[0]) < 0.006
+
+    field = workbench.key(f"ed-1-{LF}-value").locator("input")
+    field.fill("0.6")
+    after = coverage(workbench.change_text(f"stats-{LF}", lambda: field.press("Enter")))
+
+    assert after < before  # a higher threshold on "polarity > t" labels fewer rows
+    assert abs(after - dev_figures(workbench_data, LF, value=0.6)[0]) < 0.006
+    assert not workbench.problems()
+
+
+def test_incorrect_figure_opens_its_rows_in_examples(workbench, workbench_data):
+    open_lf_page(workbench)
+    shown = incorrect(workbench.text(f"stats-{LF}"))
+    assert shown == dev_figures(workbench_data, LF)[1] > 0
+
+    workbench.click(f"inspect-{LF}-incorrect")
+    workbench.await_page("examples", "ex-count")
+
+    assert LF in workbench.text("ex-lf") and "incorrect" in workbench.text("ex-kind")
+    assert number(r"([\d,]+) rows? match", workbench.text("ex-count")) == shown
+    assert workbench.key("example-0").count() == 1
+    assert not workbench.problems()
+
+
+def test_hostile_review_renders_as_text(workbench):
+    open_lf_page(workbench)
+    workbench.click(f"inspect-{HOSTILE_LF}-fires")
+    workbench.await_page("examples", "ex-count")
+
+    review = workbench.page.locator("div.review", has_text="perfect book.")  # the hostile review's plain words
+    assert review.count() == 1, "the hostile review is not among the rows its keyword LF fires on"
+    text = " ".join(review.inner_text().split())
+    assert HOSTILE_REVIEW in text, f"markup not shown verbatim: {text!r}"
+    assert review.locator("mark").count() >= 1  # the keyword match is highlighted around escaped text
+    assert workbench.page.locator("img[src='x']").count() == 0
+    assert workbench.page.evaluate("() => [...document.scripts].every(s => !s.text.includes(\"alert('xss')\"))")
+    assert not workbench.problems()
