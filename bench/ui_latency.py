@@ -92,7 +92,7 @@ def load_lf_page(browser, url: str) -> tuple[object, float, float]:
     page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
     page.set_default_timeout(300_000)
     t0 = time.perf_counter()
-    page.goto(f"{url}/lfs")
+    page.goto(f"{url}/labeling_functions")
     page.get_by_test_id("stSidebar").wait_for()
     shell = time.perf_counter() - t0
     page.wait_for_selector(key_selector(STATS), state="visible")

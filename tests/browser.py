@@ -163,7 +163,7 @@ class AppPage:
                                                                        message.text)
 
     def open(self, path: str = "", ready: str | None = FRAME, timeout: float | None = None) -> None:
-        """Load `path` (e.g. "lfs") in a fresh page load; wait until `ready` (a selector; by default the app
+        """Load `path` in a fresh page load; wait until `ready` (a selector; by default the app
         frame's sidebar) is drawn and the script is done. Waiting for content, not only for idle, matters: a
         page that reruns itself (st.rerun) passes through idle on its way."""
         self.page.goto(f"{self.base_url}/{path.lstrip('/')}")

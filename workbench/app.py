@@ -11,7 +11,8 @@ if str(ROOT) not in sys.path:  # Streamlit puts only this script's folder on sys
 
 from workbench import context, nav, state, widgets  # noqa: E402
 
-st.set_page_config(page_title="LF Workbench", page_icon=":material/tune:", layout="wide")
+# An emoji icon: a material icon as favicon would be fetched from the web on every load.
+st.set_page_config(page_title="LF Workbench", page_icon="🏷️", layout="wide")
 
 pages = [st.Page(path, title=title, icon=icon, url_path=url, default=i == 0)
          for i, (path, title, icon, url) in enumerate(nav.PAGES)]
