@@ -15,7 +15,7 @@ def test_every_page_loads_without_exception(apptest, path):
 def test_sidebar_names_data_and_config_version(apptest):
     at = apptest.run()
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
-    assert "real Goodreads files" in sidebar or "synthetic" in sidebar
+    assert "synthetic, tiny scale" in sidebar
     assert "v1 of 1" in sidebar and "unsaved" not in sidebar
 
 

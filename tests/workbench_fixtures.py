@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.files import MARKER_FILE, sha256_file
+
 # A dev review that must render as text: markup, a script and a keyword the default LFs match ("5 stars").
 HOSTILE_REVIEW = ("Loved it <img src=x onerror=alert(1)> and <script>alert('xss')</script> & 5 stars, "
                   "a wonderful, beautiful, perfect book.")
@@ -39,6 +41,11 @@ def _plant_review(data: Path) -> tuple[str, str]:
             review["review_text"] = HOSTILE_REVIEW
         out.append(json.dumps(review))
     path.write_bytes(gzip.compress(("\n".join(out) + "\n").encode("utf-8")))
+    # Record the edit in GENERATED.json, so prepare still takes the folder for synthetic data (not real files).
+    marker_path = data / "raw" / MARKER_FILE
+    marker = json.loads(marker_path.read_text(encoding="utf-8"))
+    marker["files"][REVIEWS_FILE] = sha256_file(path)
+    marker_path.write_text(json.dumps(marker), encoding="utf-8")
     return user_id, book_id
 
 
