@@ -1,5 +1,37 @@
-"""labeling_functions (being built)."""
+"""Labeling functions: edit the LFs (thresholds, keyword rules, switches), add or delete one, and see on dev at
+once how each does against the saved version; open the rows behind a figure; save, restore and compare versions."""
 
 import streamlit as st
 
-st.title("labeling_functions")
+from workbench import context, lf_editor, lf_views, state, widgets
+
+widgets.require_frame()
+st.title("Labeling functions")
+store, split = context.store(), context.split(lf_views.SPLIT)
+cfg, base = state.working(store), state.base_version()
+lf_views.save_bar(store, cfg)
+
+now = lf_views.analysis(split, cfg.enabled())
+saved = lf_views.analysis(split, store.load(base).enabled())
+st.caption(f"Live on the dev split ({split.data.n:,} rows, {now.totals.get('labelled', 0):,} with gold); "
+           f"changes are against saved version {base}.")
+if cfg.enabled():
+    lf_views.totals(now, saved, base)
+    lf_views.summary_table(now, saved, base)
+else:
+    st.info("No LF is enabled: switch one on or add one below.")
+
+edit, look = st.columns([3, 2], gap="medium")
+with edit:
+    for spec in cfg:
+        with st.container(border=True, key=f"lf-{spec.name}"):
+            lf_editor.editor(spec, split)
+            if spec.enabled:
+                lf_views.lf_stats(spec.name, now, saved, base)
+    with st.container(border=True, key="add-lf"):
+        lf_editor.add_form()
+with look:
+    lf_views.charts_panel(cfg, now, split)
+
+st.subheader("Versions")
+lf_views.versions(store)

@@ -1,0 +1,300 @@
+"""The Labeling functions page's figures and version widgets.
+
+Figures: the working copy's analysis on dev (`Split.analyze`: snorkel's LF summary plus labelled rows and a 95%
+interval, totals, overlap/conflict matrices) beside the saved version's, as totals, a table, a line per LF and
+buttons that open the rows behind a figure on the Examples page. Analyses, sweeps and keyword figures are cached
+on the dataset fingerprint and the specs' keys, so a rerun without an edit recomputes nothing and an edit
+recomputes one LF column (the engine memoises the others).
+
+Versions: save the working copy with a note (a save from a stale version is refused and shown as a conflict, with
+a way out), the history, restore, and the diff of two versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from lfs.analysis import Analysis, keyword_stats, threshold_sweep
+from lfs.apply import column_key
+from lfs.config import LFConfig
+from lfs.examples import ExampleFilter
+from lfs.spec import KeywordLF, LFSpec, ThresholdLF
+from lfs.store import ConfigChanges, ConfigConflict, ConfigStore, StaleVersionError
+from lfs.workspace import Split
+from workbench import context, nav, state
+from workbench.charts import lf as charts
+from workbench.lf_editor import feature_range
+
+SPLIT = "dev"
+INSPECT_KINDS = ("fires", "correct", "incorrect", "conflicts")
+
+
+# -- cached computations -----------------------------------------------------------------------------------------
+@st.cache_data(max_entries=16, show_spinner=False)
+def _analyze(fingerprint: str, keys: tuple, _split: Split, _specs: tuple[LFSpec, ...]) -> Analysis:  # noqa: ARG001
+    return _split.analyze(list(_specs))
+
+
+def _key(specs: Sequence[LFSpec]) -> tuple:
+    """What an analysis of `specs` depends on: the dataset, the LF names and what decides their votes."""
+    return context.fingerprint(), tuple((s.name, column_key(s)) for s in specs)
+
+
+def analysis(split: Split, specs: Sequence[LFSpec]) -> Analysis:
+    """The analysis of `specs` on `split`, cached on `_key(specs)`."""
+    fingerprint, keys = _key(specs)
+    return _analyze(fingerprint, keys, split, tuple(specs))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _sweep(fingerprint: str, feature: str, op: str, label: int, _split: Split) -> pd.DataFrame:
+    low, _ = feature_range(fingerprint, feature, _split)
+    spec = ThresholdLF("sweep", feature=feature, op=op, value=low, label=label)
+    return threshold_sweep(spec, _split.data, _split.gold)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _chart(kind: str, key: tuple, _build: Callable[[], alt.TopLevelMixin]) -> dict:  # noqa: ARG001
+    """The Vega-Lite spec of the chart `_build` makes, cached on what it shows (`kind`, `key`): a rerun that
+    changes no figure (a note typed, another diff) builds no chart."""
+    return charts.stable_spec(_build())
+
+
+def _draw(kind: str, key: tuple, build: Callable[[], alt.TopLevelMixin]) -> None:
+    st.vega_lite_chart(_chart(kind, key, build))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _keyword_stats(fingerprint: str, key: str, _spec: KeywordLF, _split: Split) -> pd.DataFrame:  # noqa: ARG001
+    return keyword_stats(_spec, _split.data, _split.gold)
+
+
+# -- opening the rows behind a figure ----------------------------------------------------------------------------
+def open_examples(example_filter: ExampleFilter) -> None:
+    st.session_state[state.EX_FILTER] = example_filter
+    st.switch_page(nav.EXAMPLES)
+
+
+def _count(share: float, rows: int) -> int:
+    """A count back from snorkel's share of rows."""
+    return int(round(float(share) * rows))
+
+
+def _pts(now: float, before: float | None) -> float | None:
+    return None if before is None or pd.isna(before) or pd.isna(now) else 100 * (now - before)
+
+
+# -- figures -----------------------------------------------------------------------------------------------------
+def totals(now: Analysis, saved: Analysis | None, base: int) -> None:
+    """Coverage, overlaps, conflicts and majority-vote accuracy of all enabled LFs, with the change since `base`,
+    and the buttons that open the uncovered and the conflicting rows."""
+    t, s = now.totals, (saved.totals if saved else {})
+    figures = [("Coverage", "coverage", "normal", "rows at least one LF labels"),
+               ("Overlaps", "overlap_rate", "off", "rows two or more LFs label"),
+               ("Conflicts", "conflict_rate", "inverse", "rows where LFs disagree"),
+               ("Majority-vote accuracy", "mv_accuracy", "normal",
+                f"majority vote of the enabled LFs against gold, on the {t.get('mv_labelled', 0):,} labelled rows "
+                "it decides (ties abstain)")]
+    for col, (label, key, colour, help_text) in zip(st.columns(len(figures)), figures, strict=True):
+        value = t.get(key, float("nan"))
+        delta = _pts(value, s.get(key))
+        col.metric(label, "–" if pd.isna(value) else f"{value:.2%}",
+                   delta=None if delta is None or abs(delta) < 5e-5 else f"{delta:+.2f} pts vs v{base}",
+                   delta_color=colour, help=help_text)
+    rows = t["rows"]
+    row = st.container(horizontal=True)
+    uncovered = rows - _count(t["coverage"], rows)
+    if row.button(f"rows no LF covers: {uncovered:,}", key="inspect-uncovered", icon=":material/search:"):
+        open_examples(ExampleFilter(split=SPLIT, uncovered=True))
+    if row.button(f"rows with conflicting votes: {_count(t['conflict_rate'], rows):,}", key="inspect-conflicts",
+                  icon=":material/search:"):
+        open_examples(ExampleFilter(split=SPLIT, conflicts=True))
+
+
+def summary_table(now: Analysis, saved: Analysis | None, base: int) -> None:
+    frame = charts.summary_frame(now.summary, saved.summary if saved else None)
+    share = st.column_config.NumberColumn(format="percent")
+    change = st.column_config.NumberColumn(format="%+.2f", help=f"percentage points against saved version {base}")
+    st.dataframe(frame, hide_index=True, width="stretch", column_config={
+        "Coverage": share, "Overlaps": share, "Conflicts": share, "Emp. Acc.": share,
+        "Acc. low": st.column_config.NumberColumn(format="percent", help="95% Wilson interval of Emp. Acc."),
+        "Acc. high": st.column_config.NumberColumn(format="percent", help="95% Wilson interval of Emp. Acc."),
+        "Labelled": st.column_config.NumberColumn(help="labelled dev rows the LF votes on"),
+        "Δ Coverage": change, "Δ Acc.": change,
+    })
+
+
+def stats_line(row: pd.Series, saved_row: pd.Series | None, base: int) -> str:
+    """One LF's live figures, e.g. 'Coverage 12.34% · Labelled 80 · Correct 60 · Incorrect 20 · Emp. Acc. 75.0%
+    (95% 64.5–83.2%) · vs v1: coverage +0.50 pts, accuracy -1.2 pts'."""
+    labelled = int(row.get("Labelled", 0))
+    parts = [f"Coverage {row['Coverage']:.2%}", f"Labelled {labelled}", f"Correct {int(row.get('Correct', 0))}",
+             f"Incorrect {int(row.get('Incorrect', 0))}"]
+    if labelled:
+        parts.append(f"Emp. Acc. {row['Emp. Acc.']:.1%} (95% {row['Acc. low']:.1%}–{row['Acc. high']:.1%})")
+    if saved_row is None:
+        parts.append(f"not in v{base}")
+    else:
+        cov = _pts(row["Coverage"], saved_row["Coverage"])
+        acc = _pts(row["Emp. Acc."], saved_row["Emp. Acc."]) if labelled and saved_row.get("Labelled", 0) else None
+        if abs(cov) < 5e-5 and (acc is None or abs(acc) < 5e-5):
+            parts.append(f"as in v{base}")
+        else:
+            parts.append(f"vs v{base}: coverage {cov:+.2f} pts"
+                         + (f", accuracy {acc:+.1f} pts" if acc is not None else ""))
+    return " · ".join(parts)
+
+
+def lf_stats(name: str, now: Analysis, saved: Analysis | None, base: int) -> None:
+    """The live figures of one enabled LF (container `stats-{name}`) and the buttons that open its rows."""
+    row = now.summary.loc[name]
+    saved_row = saved.summary.loc[name] if saved is not None and name in saved.summary.index else None
+    rows = now.totals["rows"]
+    counts = {"fires": _count(row["Coverage"], rows), "correct": int(row.get("Correct", 0)),
+              "incorrect": int(row.get("Incorrect", 0)), "conflicts": _count(row["Conflicts"], rows)}
+    with st.container(key=f"stats-{name}"):
+        st.markdown(stats_line(row, saved_row, base))
+        buttons = st.container(horizontal=True)
+        for kind in INSPECT_KINDS:
+            if buttons.button(f"{kind} {counts[kind]:,}", key=f"inspect-{name}-{kind}", type="tertiary",
+                              help=f"Open the {kind} rows of {name} on the Examples page"):
+                open_examples(ExampleFilter(split=SPLIT, lf=name, kind=kind))
+
+
+def charts_panel(cfg: LFConfig, now: Analysis, split: Split) -> None:
+    """Coverage vs accuracy, the selected LF's sweep or keyword figures, and the overlap/conflict heatmaps."""
+    if not len(now.summary):
+        return
+    key = _key(cfg.enabled())
+    _draw("coverage-accuracy", key, lambda: charts.coverage_accuracy(now.summary))
+    choices = [s.name for s in cfg.enabled() if isinstance(s, ThresholdLF | KeywordLF)]
+    if choices:
+        selected = st.session_state.get(state.SELECTED_LF)
+        st.session_state["chart-lf"] = selected if selected in choices else choices[0]
+        name = st.selectbox("LF to look into", choices, key="chart-lf", on_change=_select)
+        spec = cfg.get(name)
+        fp = key[0]
+        row = now.summary.loc[name]
+        if isinstance(spec, ThresholdLF):
+            sweep = _sweep(fp, spec.feature, spec.op, spec.label, split)
+            current = {"coverage": float(row["Coverage"])}
+            if row.get("Labelled", 0):
+                current["accuracy"] = float(row["Emp. Acc."])
+            _draw("sweep", (fp, name, spec.key, tuple(current.items())),
+                  lambda: charts.sweep_chart(sweep, spec.value, name=name, feature=spec.feature, op=spec.op,
+                                             current=current))
+        else:
+            stats = _keyword_stats(fp, spec.key, spec, split)
+            _draw("keywords", (fp, name, spec.key), lambda: charts.keyword_chart(stats, name))
+            keyword = st.selectbox("Keyword", stats["keyword"].tolist(), key="inspect-keyword-choice")
+            if st.button("Open the rows containing it", key="inspect-keyword", icon=":material/search:"):
+                open_examples(ExampleFilter(split=SPLIT, lf=name, keyword=keyword))
+    _draw("pairs", key, lambda: charts.pair_heatmap(now.overlap, now.conflict))
+
+
+def _select() -> None:
+    st.session_state[state.SELECTED_LF] = st.session_state.get("chart-lf")
+
+
+# -- versions ----------------------------------------------------------------------------------------------------
+def describe(changes: ConfigChanges) -> str:
+    parts = [f"{what} {', '.join(names)}" for what, names in
+             (("added", changes.added), ("removed", changes.removed), ("changed", changes.changed)) if names]
+    return "; ".join(parts) or "no LF changed"
+
+
+def _save() -> None:
+    store, base = context.store(), state.base_version()
+    cfg, latest = state.working(store), store.latest()
+    try:
+        info = store.save(cfg, base_version=base, note=st.session_state.get("save-note") or "")
+    except StaleVersionError as e:
+        st.session_state[state.LF_CONFLICT] = (e.base, e.latest)
+        return
+    except ConfigConflict as e:
+        state.flash("error", f"Not saved: {e}")
+        return
+    _dismiss()
+    st.session_state[state.BASE] = info.version
+    if info.version <= latest:
+        state.flash("info", f"Nothing to save: the working copy is version {info.version}.")
+    else:
+        st.session_state["save-note"] = ""
+        state.flash("success", f"Saved as version {info.version}.")
+
+
+def _reload(version: int, message: str) -> None:
+    store = context.store()
+    state.load_into_editor(store.load(version), version)
+    _dismiss()
+    state.flash("success", message)
+
+
+def _restore() -> None:
+    store, version = context.store(), st.session_state.get("restore-version")
+    try:
+        info = store.restore(version, base_version=state.base_version())
+    except StaleVersionError as e:
+        st.session_state[state.LF_CONFLICT] = (e.base, e.latest)
+        return
+    _reload(info.version, f"Restored version {version}" + (f" as version {info.version}."
+                                                           if info.version != version else "."))
+
+
+def _rebase(latest: int) -> None:
+    st.session_state[state.BASE] = latest
+    _dismiss()
+
+
+def _dismiss() -> None:
+    st.session_state.pop(state.LF_CONFLICT, None)
+
+
+def save_bar(store: ConfigStore, cfg: LFConfig) -> None:
+    """Note, Save, what is unsaved; a refused (stale) save as a conflict with the ways out."""
+    base, latest = state.base_version(), store.latest()
+    note, button = st.columns([5, 1], vertical_alignment="bottom")
+    note.text_input("Note for the saved version", key="save-note", placeholder="what changed and why",
+                    max_chars=300)
+    button.button("Save", key="save", type="primary", icon=":material/save:", on_click=_save, width="stretch")
+    unsaved = ConfigChanges.between(store.load(base), cfg)
+    st.caption(f"Editing version {base} (latest {latest}) · "
+               + (f"unsaved: {describe(unsaved)}" if unsaved else "no unsaved changes"))
+    pending = st.session_state.get(state.LF_CONFLICT)
+    if pending:
+        base, latest = pending
+        st.error(f"Save refused: conflict. Version {latest} was saved since you loaded version {base} "
+                 f"({describe(store.changes(base, latest))}); nothing was overwritten and your edits are still "
+                 f"here. Reload version {latest} (your edits are discarded), or keep your edits on top of it: "
+                 f"the next save then replaces what version {latest} changed.", icon=":material/warning:")
+        ways = st.container(horizontal=True)
+        ways.button(f"Reload version {latest}, discard my edits", key="conflict-reload", on_click=_reload,
+                    args=(latest, f"Reloaded version {latest}."))
+        ways.button(f"Keep my edits on top of version {latest}", key="conflict-rebase", on_click=_rebase,
+                    args=(latest,))
+        ways.button("Keep editing", key="conflict-keep", on_click=_dismiss)
+
+
+def versions(store: ConfigStore) -> None:
+    """The history, restore (a copy of an old version saved as the newest) and the diff of two versions."""
+    history = store.history()
+    frame = pd.DataFrame([asdict(i) for i in history])
+    st.dataframe(frame[["version", "saved_at", "note", "parent", "restored_from"]], hide_index=True,
+                 width="stretch")
+    numbers = [i.version for i in history]
+    notes = {i.version: i.note for i in history}
+    label = lambda v: f"v{v} · {notes.get(v) or 'no note'}"  # noqa: E731
+    pick, button = st.columns([5, 1], vertical_alignment="bottom")
+    pick.selectbox("Restore version", numbers, key="restore-version", format_func=label,
+                   help="Saves a copy of it as the newest version and loads it; unsaved edits are discarded")
+    button.button("Restore", key="restore", icon=":material/restore:", on_click=_restore, width="stretch")
+    left, right = st.columns(2)
+    a = left.selectbox("Diff from", numbers, key="diff-a", format_func=label, index=min(1, len(numbers) - 1))
+    b = right.selectbox("to", numbers, key="diff-b", format_func=label, index=0)
+    st.caption(f"Version {b} against version {a}: {describe(store.changes(a, b))}")
+    st.code("\n".join(store.diff(a, b)) or "(identical)", language="diff")
