@@ -16,7 +16,8 @@ from pipeline.recommend import held_out_likes, popular, recommend, without_books
 from pipeline.registry import Registry
 from tests.runs_fixtures import copy_folder, trained_folder
 from workbench import nav
-from workbench.recommend_view import LIKED_MARK, markdown_literal, ranked, table_html
+from workbench.recommend_view import LIKED_MARK, ranked, table_html
+from workbench.render import markdown_literal
 
 PAGE = nav.RECOMMEND
 

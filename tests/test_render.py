@@ -134,3 +134,12 @@ def test_card_without_gold_review_or_features():
     assert "polarity —" in out and "same-author books: —" in out
     assert "untitled" in out and "unknown author" in out and "no LF enabled" in out
     assert "no review" in review_html("   ")
+
+
+def test_markdown_literal_shows_text_as_typed():
+    from workbench.render import markdown_literal
+
+    hostile = "[click](http://evil.example) ![img](x) **bold** <b>_x_</b> `code` 3.5/5"
+    escaped = markdown_literal(hostile)
+    assert "\\[click\\]\\(http" in escaped and "\\*\\*bold\\*\\*" in escaped
+    assert re.sub(r"\\(.)", r"\1", escaped) == hostile  # markdown's backslash escapes give the text back

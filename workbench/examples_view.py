@@ -74,7 +74,7 @@ def restore() -> None:
             try:
                 _write_filter(from_query_params(params))
             except ValueError as e:
-                st.warning(f"The link's filter was not used ({e}); showing all rows instead.")
+                st.warning(f"The link's filter was not used ({render.markdown_literal(e)}); showing all rows instead.")
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, value)
 
@@ -213,7 +213,7 @@ def show(fingerprint: str, split: Split, specs: Sequence[LFSpec], flt: ExampleFi
     try:
         rows = rows_for(fingerprint, split, specs, L, flt, seed)
     except ValueError as e:
-        st.error(f"This filter cannot be applied: {e}")
+        st.error(f"This filter cannot be applied: {render.markdown_literal(e)}")
         return
     page, size = pager(len(rows))
     cards(split, specs, L, page_of(rows, page, size))

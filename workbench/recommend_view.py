@@ -9,7 +9,6 @@ author shows as that id.
 from __future__ import annotations
 
 import html
-import re
 
 import numpy as np
 import pandas as pd
@@ -18,6 +17,7 @@ import streamlit as st
 from pipeline.dataset import PreparedData
 from pipeline.recommend import resolve_user
 from pipeline.registry import Run
+from workbench.render import markdown_literal
 
 LIKED_MARK = "★ liked (held out)"
 HOLD_OUT_HELP = (
@@ -55,12 +55,6 @@ def pick_user(prepared: PreparedData, fingerprint: str) -> int | None:
     except ValueError as e:
         st.error(markdown_literal(f"{e}."))
         return None
-
-
-def markdown_literal(text: str) -> str:
-    """`text` with every ASCII punctuation character backslash-escaped, so st.error/st.markdown show it as typed
-    (no emphasis, links, images or directives)."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the model…")

@@ -14,11 +14,18 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lfs.apply import is_word_char
 from lfs.spec import MATCH_MODES
+
+
+def markdown_literal(text: object) -> str:
+    """`text` as typed when Streamlit renders it as markdown (st.error, st.caption, ...): every ASCII punctuation
+    character backslash-escaped, so a review, keyword, note or URL value cannot become a link, image or emphasis."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", str(text))
 
 
 def _lowered(text: str) -> tuple[str, list[int]]:

@@ -23,7 +23,7 @@ from pipeline.labelmodel import CLASS_BALANCE, LabelModelParams
 from pipeline.registry import Registry, Run, RunInProgress, RunNotFound
 from pipeline.retrain import STAGES, RetrainParams
 from pipeline.retrain_cli import END_MODEL_FLAGS, LABEL_MODEL_FLAGS, retrain_params
-from workbench import context, run_views, state
+from workbench import context, render, run_views, state
 
 POLL_SECONDS = 1.0
 LABELS = {"n_epochs": "epochs", "lr": "learning rate", "l2": "L2 regularisation", "class_balance": "class balance",
@@ -89,7 +89,7 @@ def params_form() -> RetrainRequest | None:
     try:
         return RetrainRequest(_params(lm | end, soft, steps, epochs), note.strip())
     except ValueError as e:
-        st.error(f"Not started: {e}")
+        st.error(f"Not started: {render.markdown_literal(e)}")
         return None
 
 
@@ -237,7 +237,7 @@ def live(run_id: int) -> None:
         try:
             st.toast(jobs.cancel(registry, run_id))
         except ValueError as e:
-            st.error(str(e))
+            st.error(render.markdown_literal(e))
     run_views.curves_section(registry, [run_id], key=f"live-{run_id}")
 
 
