@@ -7,6 +7,7 @@ Figures are checked against the LF engine (lfs.analysis) run on the same data ou
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -20,6 +21,7 @@ from lfs.store import ConfigStore
 from lfs.workspace import open_split
 from pipeline.dataset import load_prepared
 from workbench import nav, state
+from workbench.render import markdown_literal
 
 LF = "polarity_positive"
 KW_LF = "stars_in_review"
@@ -83,7 +85,8 @@ def table_lfs(at) -> list[str]:
 
 
 def errors(at) -> str:
-    return " ".join(e.value for e in at.error)
+    """The errors as shown: user text in them is markdown-escaped (render.markdown_literal)."""
+    return re.sub(r"\\(.)", r"\1", " ".join(e.value for e in at.error))
 
 
 def sidebar(at) -> str:
@@ -263,7 +266,7 @@ def test_a_stale_save_shows_the_conflict_and_overwrites_nothing(apptest, workben
     assert not at.exception
     message = errors(at)
     assert "conflict" in message and "version 2" in message and "version 1" in message
-    assert "removed polarity_negative" in message
+    assert "removed `polarity_negative`" in message
     store = store_of(workbench_data)
     assert store.latest() == 2 and store.load(2) == other.load(2)
     assert working(at).get(LF).value == 0.6  # the edits are kept
@@ -319,3 +322,15 @@ def test_an_edit_selects_the_edited_lf_for_the_charts(apptest):
     at = open_page(apptest)
     at.number_input(key=key("subjectivity_positive", "value")).set_value(0.5).run()
     assert at.selectbox(key="chart-lf").value == "subjectivity_positive"
+
+
+def test_user_text_is_shown_as_typed(apptest, workbench_data):
+    note = "**bold** [link](javascript:alert(1)) <b>tag</b>"
+    store = store_of(workbench_data)
+    cfg = store.load(1)
+    store.save(cfg.replace(LF, dataclasses.replace(cfg.get(LF), note=note)), base_version=1, note="a note")
+    at = open_page(apptest)
+    assert markdown_literal(note) in [c.value for c in at.caption]
+    at.text_input(key="add-name").set_value("[x](y)").run()
+    at.button(key="add-submit").click().run()
+    assert "[x](y)" in errors(at) and "\\[x\\]\\(y\\)" in " ".join(e.value for e in at.error)

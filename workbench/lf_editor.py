@@ -36,6 +36,7 @@ from lfs.spec import (
 )
 from lfs.workspace import Split
 from workbench import context, state
+from workbench.render import markdown_literal
 from workbench.widgets import label_name
 
 ADD_TEMPLATES = ("keyword", "threshold")
@@ -157,7 +158,7 @@ def _delete(name: str) -> None:
     prefix = wkey(name, "")
     for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix)]:
         del st.session_state[key]
-    state.flash("info", f"Deleted LF '{name}' from the working copy (not saved; reload the saved version to undo).")
+    state.flash("info", f"Deleted LF `{name}` from the working copy (not saved; reload the saved version to undo).")
 
 
 # -- the editors -------------------------------------------------------------------------------------------------
@@ -171,7 +172,7 @@ def editor(spec: LFSpec, split: Split) -> None:
     delete.button(":material/delete:", key=wkey(name, "delete"), help=f"Delete {name}", on_click=_delete,
                   args=(name,))
     if spec.note:
-        st.caption(_escape_md(spec.note))
+        st.caption(markdown_literal(spec.note))
     if isinstance(spec, ThresholdLF):
         _threshold_editor(spec, split)
     elif isinstance(spec, KeywordLF):
@@ -180,7 +181,7 @@ def editor(spec: LFSpec, split: Split) -> None:
         st.caption(f"Code-defined LF `{spec.function}` (edited in code, not here).")
     message = st.session_state.get(state.LF_ERRORS, {}).get(name)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(markdown_literal(message), icon=":material/error:")
 
 
 def _choice(label: str, options, name: str, field: str, attr: str, value, container=st, **kw) -> None:
@@ -281,7 +282,7 @@ def _add() -> None:
     ss["add-name"] = ""
     if "add-keywords" in ss:
         ss["add-keywords"] = ""
-    state.flash("success", f"Added LF '{spec.name}' to the working copy (not saved yet).")
+    state.flash("success", f"Added LF `{spec.name}` to the working copy (not saved yet).")
 
 
 def add_form() -> None:
@@ -305,12 +306,4 @@ def add_form() -> None:
     st.button("Add LF", icon=":material/add:", key="add-submit", on_click=_add)
     message = st.session_state.get(state.LF_ADD_ERROR)
     if message:
-        st.error(message, icon=":material/error:")
-
-
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~$:"})
-
-
-def _escape_md(text: str) -> str:
-    """Text shown through markdown as typed: markdown's punctuation backslash-escaped (no HTML is enabled)."""
-    return text.translate(_MD_SPECIAL)
+        st.error(markdown_literal(message), icon=":material/error:")

@@ -29,6 +29,7 @@ from lfs.workspace import Split
 from workbench import context, nav, state
 from workbench.charts import lf as charts
 from workbench.lf_editor import feature_range
+from workbench.render import markdown_literal
 
 SPLIT = "dev"
 INSPECT_KINDS = ("fires", "correct", "incorrect", "conflicts")
@@ -203,7 +204,7 @@ def _select() -> None:
 
 # -- versions ----------------------------------------------------------------------------------------------------
 def describe(changes: ConfigChanges) -> str:
-    parts = [f"{what} {', '.join(names)}" for what, names in
+    parts = [f"{what} {', '.join(f'`{n}`' for n in names)}" for what, names in
              (("added", changes.added), ("removed", changes.removed), ("changed", changes.changed)) if names]
     return "; ".join(parts) or "no LF changed"
 
@@ -217,7 +218,7 @@ def _save() -> None:
         st.session_state[state.LF_CONFLICT] = (e.base, e.latest)
         return
     except ConfigConflict as e:
-        state.flash("error", f"Not saved: {e}")
+        state.flash("error", f"Not saved: {markdown_literal(e)}")
         return
     _dismiss()
     st.session_state[state.BASE] = info.version

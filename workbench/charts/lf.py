@@ -101,7 +101,7 @@ def sweep_chart(sweep: pd.DataFrame, value: float, *, name: str, feature: str, o
     if current:
         now = pd.DataFrame({"threshold": float(value), "figure": list(current), "share": list(current.values())})
         layers.append(alt.Chart(now).mark_point(size=90, filled=True).encode(x=x, y=y, color=color))
-    return alt.layer(*layers, title=f"{name}: coverage and accuracy as the threshold moves")
+    return alt.layer(*layers, title=f"{name} as the threshold moves")
 
 
 def pair_frame(overlap: pd.DataFrame, conflict: pd.DataFrame) -> pd.DataFrame:
