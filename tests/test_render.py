@@ -132,7 +132,7 @@ def test_card_without_gold_review_or_features():
     assert "no gold" in out and "gold:" not in out
     assert "no review" in out and 'class="review"' in out
     assert "polarity —" in out and "same-author books: —" in out
-    assert "untitled" in out and "unknown author" in out and "no LF enabled" in out
+    assert "untitled" in out and "first author unknown" in out and "no LF enabled" in out
     assert "no review" in review_html("   ")
 
 

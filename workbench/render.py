@@ -155,7 +155,8 @@ def card_html(card: Card) -> str:
     votes = "".join(vote_html(lf, vote) for lf, vote in card.votes) or "no LF enabled"
     return (
         f'<div class="example" style="{CARD_STYLE}">'
-        f'<div class="book"><b>{text_or(card.title, "untitled")}</b> · {text_or(card.first_author, "unknown author")}'
+        f'<div class="book"><b>{text_or(card.title, "untitled")}</b> · first author '
+        f'{text_or(card.first_author, "unknown")}'
         f' <span style="color:#6e7781">· row {int(card.row):,}</span></div>'
         f'<div class="meta">same-author books: {count} · polarity {number(card.polarity)} · '
         f'subjectivity {number(card.subjectivity)} · {gold}</div>'
