@@ -152,3 +152,17 @@ def test_downloads_present_missing_and_prepared(apptest, workbench_data, monkeyp
         assert f"dl-2-{key}" not in element_keys(at, "download_button")
         at.button(key=f"prep-2-{key}").click().run()
         assert f"dl-2-{key}" in element_keys(at, "download_button")
+
+
+def test_an_active_run_is_followed_on_the_train_page(apptest, workbench_data):
+    from lfs.config import dumps_config
+
+    config = load_default()
+    run_id = Registry.for_data(workbench_data).create(
+        dataset_fingerprint="fp", lf_config_toml=dumps_config(config), lf_config_hash=config.key, params={})
+    at = open_page(apptest)
+    assert any(f"Run {run_id} is queued" in i.value for i in at.info)
+    at.button(key="runs-follow").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state[state.RUN_ID] == run_id
+    assert "Train" in [t.value for t in at.title]

@@ -3,7 +3,7 @@ config into the editor, its files), or put two side by side (LF config diff, met
 
 import streamlit as st
 
-from workbench import context, nav, run_views, widgets
+from workbench import context, nav, run_views, state, widgets
 from workbench import runs_view as view
 
 widgets.require_frame()
@@ -50,6 +50,8 @@ with right:
     view.downloads(run)
 if run.is_active:
     st.info(f"Run {run.id} is {run.status} ({run.stage_text()}); follow it on the Train page.")
-    st.page_link(nav.TRAIN, label="Go to Train", icon=":material/model_training:")
+    if st.button(f"Follow run {run.id} on Train", key="runs-follow", icon=":material/model_training:"):
+        st.session_state[state.RUN_ID] = run.id
+        st.switch_page(nav.TRAIN)
 else:
     run_views.results_section(registry, run)
