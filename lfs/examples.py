@@ -18,16 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.dataset import RATED_SPLITS
-from pipeline.prepare import SPLITS
+from pipeline.dataset import RATED_SPLITS, SPLITS
 
-from .analysis import conflict_rows, keyword_rows, lf_rows, uncovered_rows
+from .analysis import ROW_KINDS, conflict_rows, keyword_rows, lf_rows, uncovered_rows
 from .spec import KeywordLF, LFSpec
 from .workspace import Split
 
 # What a filter can ask of one LF (lfs.analysis.ROW_KINDS): it fires / abstains / is correct / incorrect against
 # gold / overlaps another LF / conflicts with another LF.
-LF_KINDS = ("fires", "abstains", "correct", "incorrect", "overlaps", "conflicts")
+LF_KINDS = ROW_KINDS
 GOLD_KINDS = ("correct", "incorrect")  # kinds that need gold labels
 
 

@@ -26,6 +26,7 @@ from typing import ClassVar
 
 ABSTAIN, NEGATIVE, POSITIVE = -1, 0, 1
 LABELS = (NEGATIVE, POSITIVE)
+LABEL_NAMES = {POSITIVE: "positive", NEGATIVE: "negative", ABSTAIN: "abstain"}
 
 TEXT_FIELDS = ("review_text", "title", "description")
 MATCH_MODES = ("substring", "word")

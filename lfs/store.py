@@ -77,6 +77,12 @@ class ConfigChanges:
     def __bool__(self) -> bool:
         return bool(self.added or self.removed or self.changed)
 
+    def describe(self) -> str:
+        """E.g. "added `a`; changed `b`, `c`", or "no LF changed"."""
+        parts = [f"{what} {', '.join(f'`{n}`' for n in names)}" for what, names in
+                 (("added", self.added), ("removed", self.removed), ("changed", self.changed)) if names]
+        return "; ".join(parts) or "no LF changed"
+
     @classmethod
     def between(cls, a: LFConfig, b: LFConfig) -> ConfigChanges:
         """Which LFs (by name) config ``b`` adds, removes and changes relative to config ``a``."""

@@ -90,7 +90,7 @@ def test_two_runs_side_by_side(apptest, workbench_data):
     registry = Registry.for_data(workbench_data)
     at = open_page(apptest)
     assert at.multiselect(key="runs-compare").value == [1, 2]  # the two newest by default
-    assert any(f"LFs removed in run 2: `{REMOVED}`" in m.value for m in at.markdown)
+    assert any(f"LFs in run 2 against run 1: removed `{REMOVED}`" in m.value for m in at.markdown)
     diff = at.code[0].value
     assert f'-name = "{REMOVED}"' in diff and diff.startswith("--- run 1")
 

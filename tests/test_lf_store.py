@@ -162,3 +162,10 @@ def test_two_processes_saving_from_the_same_version_exactly_one_wins(store):
     assert store.latest() == 2
     lines = store.index_path.read_text().splitlines()
     assert [json.loads(line)["version"] for line in lines] == [1, 2]
+
+
+def test_changes_describe_themselves():
+    from lfs.store import ConfigChanges
+
+    assert ConfigChanges((), (), ()).describe() == "no LF changed"
+    assert ConfigChanges(("a",), (), ("b", "c")).describe() == "added `a`; changed `b`, `c`"

@@ -17,9 +17,9 @@ st.set_page_config(page_title="LF Workbench", page_icon="🏷️", layout="wide"
 pages = [st.Page(path, title=title, icon=icon, url_path=url, default=i == 0)
          for i, (path, title, icon, url) in enumerate(nav.PAGES)]
 page = st.navigation(pages)
+context.fingerprint()  # no prepared data: every page shows how to make it, and stops
 widgets.sidebar()
 widgets.show_flash()
-context.fingerprint()  # no prepared data: every page shows how to make it, and stops
 st.session_state[state.FRAME] = True
 try:
     page.run()

@@ -85,5 +85,11 @@ def store() -> ConfigStore:
     return _store(str(data_dir() / "lf_configs"))
 
 
+@st.cache_resource(max_entries=4)
+def _registry(data: str) -> Registry:
+    return Registry.for_data(data)
+
+
 def registry() -> Registry:
-    return Registry.for_data(data_dir())
+    """The run registry of this data folder; one object per folder, so its schema is checked once per process."""
+    return _registry(str(data_dir()))

@@ -83,7 +83,7 @@ def _choose(key: str, options: Sequence, what: str) -> None:
     """Reset widget `key` to "any" when its value is not among `options` (an LF disabled since, say), saying so."""
     value = st.session_state.get(key, ANY)
     if value not in options:
-        st.warning(f"{what} {value!r} is not available here; showing any.")
+        st.warning(f"{what} {render.markdown_literal(repr(value))} is not available here; showing any.")
         st.session_state[key] = ANY
 
 

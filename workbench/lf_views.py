@@ -203,12 +203,6 @@ def _select() -> None:
 
 
 # -- versions ----------------------------------------------------------------------------------------------------
-def describe(changes: ConfigChanges) -> str:
-    parts = [f"{what} {', '.join(f'`{n}`' for n in names)}" for what, names in
-             (("added", changes.added), ("removed", changes.removed), ("changed", changes.changed)) if names]
-    return "; ".join(parts) or "no LF changed"
-
-
 def _save() -> None:
     store, base = context.store(), state.base_version()
     cfg, latest = state.working(store), store.latest()
@@ -238,13 +232,20 @@ def _reload(version: int, message: str) -> None:
 
 def _restore() -> None:
     store, version = context.store(), st.session_state.get("restore-version")
+    latest = store.latest()
     try:
         info = store.restore(version, base_version=state.base_version())
     except StaleVersionError as e:
         st.session_state[state.LF_CONFLICT] = (e.base, e.latest)
         return
-    _reload(info.version, f"Restored version {version}" + (f" as version {info.version}."
-                                                           if info.version != version else "."))
+    except (ConfigConflict, KeyError) as e:
+        state.flash("error", f"Not restored: {markdown_literal(e)}")
+        return
+    if info.version <= latest:
+        _reload(info.version, f"Version {version} is what the latest version {info.version} holds: nothing to "
+                              "restore; it is loaded.")
+    else:
+        _reload(info.version, f"Restored version {version} as version {info.version}.")
 
 
 def _rebase(latest: int) -> None:
@@ -265,12 +266,12 @@ def save_bar(store: ConfigStore, cfg: LFConfig) -> None:
     button.button("Save", key="save", type="primary", icon=":material/save:", on_click=_save, width="stretch")
     unsaved = ConfigChanges.between(store.load(base), cfg)
     st.caption(f"Editing version {base} (latest {latest}) · "
-               + (f"unsaved: {describe(unsaved)}" if unsaved else "no unsaved changes"))
+               + (f"unsaved: {unsaved.describe()}" if unsaved else "no unsaved changes"))
     pending = st.session_state.get(state.LF_CONFLICT)
     if pending:
         base, latest = pending
         st.error(f"Save refused: conflict. Version {latest} was saved since you loaded version {base} "
-                 f"({describe(store.changes(base, latest))}); nothing was overwritten and your edits are still "
+                 f"({store.changes(base, latest).describe()}); nothing was overwritten and your edits are still "
                  f"here. Reload version {latest} (your edits are discarded), or keep your edits on top of it: "
                  f"the next save then replaces what version {latest} changed.", icon=":material/warning:")
         ways = st.container(horizontal=True)
@@ -297,5 +298,5 @@ def versions(store: ConfigStore) -> None:
     left, right = st.columns(2)
     a = left.selectbox("Diff from", numbers, key="diff-a", format_func=label, index=min(1, len(numbers) - 1))
     b = right.selectbox("to", numbers, key="diff-b", format_func=label, index=0)
-    st.caption(f"Version {b} against version {a}: {describe(store.changes(a, b))}")
+    st.caption(f"Version {b} against version {a}: {store.changes(a, b).describe()}")
     st.code("\n".join(store.diff(a, b)) or "(identical)", language="diff")

@@ -199,9 +199,7 @@ def config_diff(cmp: Comparison) -> None:
     if changes is None:
         st.caption("One of the two configs no longer reads as an LF config; the text diff is below.")
     elif changes:
-        for what, names in (("added", changes.added), ("removed", changes.removed), ("changed", changes.changed)):
-            if names:
-                st.markdown(f"LFs {what} in run {cmp.b.id}: " + ", ".join(f"`{n}`" for n in names))
+        st.markdown(f"LFs in run {cmp.b.id} against run {cmp.a.id}: {changes.describe()}")
     else:
         st.caption("Same LFs with the same settings; only the order or formatting differs.")
     st.code("\n".join(cmp.config_diff), language="diff")

@@ -159,7 +159,8 @@ def attached_run(registry: Registry) -> Run | None:
             run = registry.get(int(value))
         except (ValueError, RunNotFound):
             if source == "URL":
-                st.warning(f"There is no run {str(value)[:20]!r} in this data folder; showing another one.")
+                st.warning(f"There is no run {render.markdown_literal(repr(str(value)[:20]))} in this data folder; "
+                           "showing another one.")
             continue
         break
     else:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lfs.spec import ABSTAIN, NEGATIVE, POSITIVE
+from lfs.spec import LABEL_NAMES
 from workbench import context, state
-
-LABEL_NAMES = {POSITIVE: "positive", NEGATIVE: "negative", ABSTAIN: "abstain"}
 
 
 def label_name(label: int) -> str:
@@ -17,10 +15,6 @@ def label_name(label: int) -> str:
 def sidebar() -> None:
     """Which data the workbench shows and which LF config version is being edited."""
     with st.sidebar:
-        manifest_ok = (context.processed_dir() / "manifest.json").is_file()
-        if not manifest_ok:
-            st.caption(f"Data folder `{context.data_dir()}`: not prepared yet")
-            return
         prepared = context.prepared()
         source = prepared.manifest.get("source", "?")
         generator = prepared.manifest.get("generator") or {}

@@ -12,6 +12,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from lfs.spec import LABEL_NAMES
+
 
 def stable_spec(chart: alt.TopLevelMixin) -> dict:
     """The chart as a Vega-Lite spec whose datasets are named by position ("data-0", ...), not by a hash of their
@@ -33,7 +35,6 @@ def stable_spec(chart: alt.TopLevelMixin) -> dict:
 
 
 LABEL_COLORS = alt.Scale(domain=["negative", "positive", "both"], range=["#d62728", "#2ca02c", "#1f77b4"])
-_LABEL_NAMES = {0: "negative", 1: "positive"}
 
 
 def _votes(polarity) -> str:
@@ -41,7 +42,7 @@ def _votes(polarity) -> str:
     labels = sorted(int(v) for v in polarity) if isinstance(polarity, list | tuple | np.ndarray) else []
     if len(labels) > 1:
         return "both"
-    return _LABEL_NAMES.get(labels[0], str(labels[0])) if labels else "none"
+    return LABEL_NAMES.get(labels[0], str(labels[0])) if labels else "none"
 
 
 def lf_points(summary: pd.DataFrame) -> pd.DataFrame:
@@ -135,7 +136,7 @@ def keyword_chart(stats: pd.DataFrame, name: str) -> alt.VConcatChart:
     """Per keyword of a keyword LF (lfs.analysis.keyword_stats): rows it decides (bars; lighter: rows that contain
     it), and below, the accuracy of its votes with the 95% interval."""
     frame = stats.copy()
-    frame["vote"] = frame["label"].map(_LABEL_NAMES)
+    frame["vote"] = frame["label"].map(LABEL_NAMES)
     frame["rule"] = frame["rule"] + 1
     order = frame["keyword"].tolist()
     y = alt.Y("keyword:N", sort=order, title=None)
