@@ -181,7 +181,7 @@ def label_matrix(specs: Sequence[LFSpec], data: LFData) -> np.ndarray:
 
 # -- evaluators -------------------------------------------------------------------------------------------------
 def keyword_column(spec: KeywordLF, data: LFData) -> np.ndarray:
-    data.text_index(spec.field).search([kw for rule in spec.rules for kw in rule.keywords], spec.match)
+    data.text_index(spec.field).search(spec.keywords, spec.match)
     out = np.full(data.n, ABSTAIN, dtype=np.int8)
     undecided = data.text_present(spec.field).copy()
     for rule in spec.rules:

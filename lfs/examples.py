@@ -73,7 +73,7 @@ def _own_keyword(spec: LFSpec, keyword: str) -> str:
     """`keyword` as the keyword LF `spec` spells it (matching ignores case); ValueError when it has no such one."""
     if not isinstance(spec, KeywordLF):
         raise ValueError(f"keyword: LF {spec.name!r} is a {spec.template} LF, not a keyword LF")
-    known = {kw.lower(): kw for rule in spec.rules for kw in rule.keywords}
+    known = {kw.lower(): kw for kw in spec.keywords}
     if keyword.lower() not in known:
         raise ValueError(f"keyword: {keyword!r} is not a keyword of LF {spec.name!r}")
     return known[keyword.lower()]

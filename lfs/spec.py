@@ -98,6 +98,11 @@ class KeywordLF(_Spec):
     def labels(self) -> tuple[int, ...]:
         return tuple(sorted({r.label for r in self.rules}))
 
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """Every rule's keywords, in rule order."""
+        return tuple(kw for rule in self.rules for kw in rule.keywords)
+
 
 @dataclass(frozen=True)
 class ThresholdLF(_Spec):

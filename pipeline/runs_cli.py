@@ -127,7 +127,8 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _time(iso: str | None) -> str:
+def fmt_time(iso: str | None) -> str:
+    """An ISO time as "YYYY-MM-DD HH:MM:SS" (UTC), "-" when unset."""
     return "-" if iso is None else iso[:19].replace("T", " ")
 
 
@@ -160,7 +161,7 @@ def _value(value: Any) -> str:
 def run_row(run: Run, metrics: Any) -> dict[str, Any]:
     """One run as a row of `runs list`: id, status, created (UTC, to the second), duration (seconds or None),
     stage, LF config (short hash), note, and our model's KEY_METRICS (None where absent) from its "metrics"."""
-    return {"id": run.id, "status": run.status, "created": _time(run.created_at), "duration": run.duration(),
+    return {"id": run.id, "status": run.status, "created": fmt_time(run.created_at), "duration": run.duration(),
             "stage": run.stage_text() if run.is_active else (run.stage or "-"), "LF config": run.short_hash,
             "note": run.note, **{title: key_metric(metrics, name) for title, name in KEY_METRICS}}
 
@@ -181,8 +182,8 @@ def format_runs_table(runs: Sequence[Run], metrics: dict[int, Any]) -> str:
 def format_run(run: Run, results: dict[str, Any], epochs: Sequence[dict[str, Any]], *, last_epochs: int = 5) -> str:
     """`runs show`: every field of a run, its params, artifacts, metrics, last epochs, error and LF config."""
     fields = [
-        ("status", run.status), ("created", _time(run.created_at)), ("started", _time(run.started_at)),
-        ("finished", _time(run.finished_at)), ("duration", _seconds(run.duration())),
+        ("status", run.status), ("created", fmt_time(run.created_at)), ("started", fmt_time(run.started_at)),
+        ("finished", fmt_time(run.finished_at)), ("duration", _seconds(run.duration())),
         ("stage", run.stage_text()), ("process", f"pid {run.pid} on {run.host}" if run.pid is not None else "-"),
         ("dataset", run.dataset_fingerprint), ("LF config", run.lf_config_hash), ("note", run.note or "-"),
         ("folder", str(run.dir)),

@@ -108,7 +108,7 @@ def filters(specs: Sequence[LFSpec], splits: dict[str, bool]) -> ExampleFilter:
                             format_func=lambda v: v or "any", help=None if rated else
                             "correct / incorrect need gold labels, which train does not have")
     spec = specs[names.index(lf)] if lf else None
-    keywords = ([kw for rule in spec.rules for kw in rule.keywords] if isinstance(spec, KeywordLF) else [])
+    keywords = list(spec.keywords) if isinstance(spec, KeywordLF) else []
     if not keywords:
         st.session_state[KEYWORD] = ANY
     _choose(KEYWORD, [ANY, *keywords], "Keyword")
@@ -183,7 +183,7 @@ def pager(total: int) -> tuple[int, int]:
 # -- cards ------------------------------------------------------------------------------------------------------
 def highlight_groups(specs: Sequence[LFSpec]) -> list[tuple[tuple[str, ...], str]]:
     """(keywords, match mode) of every enabled keyword LF over the review text."""
-    return [(tuple(kw for rule in s.rules for kw in rule.keywords), s.match)
+    return [(s.keywords, s.match)
             for s in specs if isinstance(s, KeywordLF) and s.field == "review_text"]
 
 

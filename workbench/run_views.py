@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from pipeline.registry import Registry, Run
+from pipeline.runs_cli import fmt_time
 from workbench.charts import training as charts
 
 
@@ -31,10 +32,6 @@ def model_in_use(registry: Registry, run: Run | None = None) -> str:
         return "No model is trained yet: the Recommend page needs a succeeded run."
     still = " still" if run is not None and current.id != run.id else ""
     return f"The model in use is{still} run {current.id} (finished {fmt_time(current.finished_at)} UTC)."
-
-
-def fmt_time(iso: str | None) -> str:
-    return "-" if iso is None else iso[:19].replace("T", " ")
 
 
 def metrics_section(registry: Registry, run: Run, previous: Run | None | bool = True) -> None:

@@ -23,6 +23,7 @@ from pipeline.labelmodel import CLASS_BALANCE, LabelModelParams
 from pipeline.registry import Registry, Run, RunInProgress, RunNotFound
 from pipeline.retrain import STAGES, RetrainParams
 from pipeline.retrain_cli import END_MODEL_FLAGS, LABEL_MODEL_FLAGS, retrain_params
+from pipeline.runs_cli import fmt_time
 from workbench import context, render, run_views, state
 
 POLL_SECONDS = 1.0
@@ -129,8 +130,8 @@ def follow_run(run_id: int) -> None:
 
 
 def refusal(run: Run) -> str:
-    when = (f"started {run_views.fmt_time(run.started_at)} UTC" if run.started_at
-            else f"queued {run_views.fmt_time(run.created_at)} UTC")
+    when = (f"started {fmt_time(run.started_at)} UTC" if run.started_at
+            else f"queued {fmt_time(run.created_at)} UTC")
     return f"Run {run.id} is already {run.status} ({when}); wait for it or cancel it. Nothing was started."
 
 
@@ -214,7 +215,7 @@ def status_header(run: Run) -> None:
     with st.container(key="run-status"):
         st.markdown(f"#### Run {run.id} · {run.status}")
     duration = run.duration()
-    when = [f"created {run_views.fmt_time(run.created_at)} UTC"]
+    when = [f"created {fmt_time(run.created_at)} UTC"]
     if duration is not None:
         when.append(f"{'took' if run.is_finished else 'running for'} {duration:.0f} s")
     st.caption(" · ".join(when) + f" · LF config {run.short_hash}")
