@@ -23,9 +23,9 @@ from workbench.charts import training as charts
 ARTIFACTS = (("training_labels", "Training labels (parquet)", "application/vnd.apache.parquet"),
              ("model", "Model (.keras)", "application/octet-stream"),
              ("metrics", "Metrics (JSON)", "application/json"))
-# Files up to this size are offered for download at once; a larger one (a seed-scale model) is read only after a
-# "Prepare" click, so a rerun of the page does not read it into memory.
-DIRECT_DOWNLOAD_BYTES = 16 * 1024 * 1024
+# Files up to this size are offered for download at once (every rerun of the page reads them); a larger one (a
+# seed-scale model or label file) is read only after a "Prepare" click.
+DIRECT_DOWNLOAD_BYTES = 2 * 1024 * 1024
 METRIC_FORMAT = "%.4f"
 
 
@@ -124,7 +124,7 @@ def downloads(run: Run) -> None:
             continue
         size = path.stat().st_size
         button_key = f"dl-{run.id}-{key}"
-        if size > DIRECT_DOWNLOAD_BYTES and not st.button(f"Prepare {label} ({size / 2**20:.0f} MB)",
+        if size > DIRECT_DOWNLOAD_BYTES and not st.button(f"Prepare {label} ({_size(size)})",
                                                           key=f"prep-{run.id}-{key}"):
             continue
         st.download_button(f"{label} · {_size(size)}", data=path.read_bytes(), file_name=f"run{run.id}-{path.name}",
