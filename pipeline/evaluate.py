@@ -3,7 +3,8 @@
 - `classification_rows`: every labelled test row plus, for each positive, one seeded random book the user never
   interacted with, label 0 (the seed's test generator). `classification_metrics` scores them at threshold 0.5.
 - `ranking_cases`: each liked test book (rating 1) of each test user against `n_negatives` seeded books the user
-  never interacted with (distinct). `ranking_metrics`: HR@k and NDCG@k over the 1 + n candidates.
+  never interacted with (distinct). `ranking_ranks`: each case's rank of the positive; `ranking_metrics`: HR@k
+  and NDCG@k over the 1 + n candidates, from those ranks.
 - `popularity_scores` / `popularity_scorer`: the popularity baseline. `compare_contenders`: the table with
   deltas to a reference contender.
 
@@ -33,6 +34,7 @@ from .endmodel import Csr, UserSets, pairs_with_negatives, sample_unseen
 __all__ = [
     "COUNT_KEYS", "ClassificationRows", "RankingCases", "classification_metrics", "classification_rows",
     "compare_contenders", "popularity_scorer", "popularity_scores", "ranking_cases", "ranking_metrics",
+    "ranking_ranks",
 ]
 
 LOG_LOSS_EPS = 1e-7
@@ -155,21 +157,17 @@ def ranking_cases(test_df: pd.DataFrame, csr: Csr, n_books: int, *, n_negatives:
     return RankingCases(case_user=users, positive=books[liked].astype(np.int32), negatives=negatives)
 
 
-def ranking_metrics(score_fn: ScoreFn, cases: RankingCases, k: int = 10, *,
-                    chunk_cases: int = 4096) -> dict[str, float]:
-    """hr@k and ndcg@k over the cases, plus ranking_cases and ranking_users.
+def ranking_ranks(score_fn: ScoreFn, cases: RankingCases, *, chunk_cases: int = 4096) -> np.ndarray:
+    """Each case's 0-based rank of the positive among its 1 + n candidates, int64 [c].
 
-    The positive's 0-based rank is the number of negatives scoring at least as high as it: ties count against
-    the positive (pessimistic), so a constant scorer gets rank n, never a lucky 0. HR@k is the share of cases
-    with rank < k; NDCG@k the mean of 1 / log2(rank + 2) over those cases (0 otherwise), one relevant item per
-    case. Cases are scored `chunk_cases` at a time (the positive first, then its negatives).
+    The rank is the number of negatives scoring at least as high as the positive: ties count against the
+    positive (pessimistic), so a constant scorer gets rank n, never a lucky 0. Cases are scored `chunk_cases` at
+    a time (the positive first, then its negatives), every candidate with the positive held out.
 
-    >>> cases = RankingCases(np.array([0]), np.array([5]), np.array([[1, 2, 3]]))
-    >>> ranking_metrics(lambda u, b: (b == 5) + 0.0, cases, k=1)["hr@1"]
-    1.0
+    >>> cases = RankingCases(np.array([0, 1]), np.array([5, 5]), np.array([[1, 2, 3], [6, 7, 8]]))
+    >>> ranking_ranks(lambda u, b: b / 10.0, cases).tolist()  # book 5 beats 1..3, loses to 6..8
+    [0, 3]
     """
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
     c, n = cases.negatives.shape
     ranks = np.empty(c, dtype=np.int64)
     for start in range(0, c, chunk_cases):
@@ -184,6 +182,24 @@ def ranking_metrics(score_fn: ScoreFn, cases: RankingCases, k: int = 10, *,
             raise ValueError("score_fn returned NaN or infinite scores")
         scores = scores.reshape(stop - start, n + 1)
         ranks[start:stop] = (scores[:, 1:] >= scores[:, :1]).sum(axis=1)
+    return ranks
+
+
+def ranking_metrics(score_fn: ScoreFn, cases: RankingCases, k: int = 10, *,
+                    chunk_cases: int = 4096) -> dict[str, float]:
+    """hr@k and ndcg@k over the cases, plus ranking_cases and ranking_users.
+
+    The positive's rank is `ranking_ranks` (ties pessimistic). HR@k is the share of cases with rank < k;
+    NDCG@k the mean of 1 / log2(rank + 2) over those cases (0 otherwise), one relevant item per case.
+
+    >>> cases = RankingCases(np.array([0]), np.array([5]), np.array([[1, 2, 3]]))
+    >>> ranking_metrics(lambda u, b: (b == 5) + 0.0, cases, k=1)["hr@1"]
+    1.0
+    """
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    c = len(cases.positive)
+    ranks = ranking_ranks(score_fn, cases, chunk_cases=chunk_cases)
     hit = ranks < k
     gains = np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0)
     return {f"hr@{k}": float(hit.mean()) if c else math.nan, f"ndcg@{k}": float(gains.mean()) if c else math.nan,

@@ -1,5 +1,8 @@
 """Top-k recommendations: the model's (or popularity's) best books among those a user has not interacted with.
 
+`contender_top` gives the same list for a fitted contender of pipeline.contenders (item-kNN, ALS), which
+`load_contenders` reads from the fits' on-disk cache once a retrain has made them.
+
 A user's set (`PreparedData.users.book_idxs`) holds every book they shelved, their test rows included, so by
 default a held-out test book can never be recommended. ``hold_out`` takes books out of the user's set first: the
 model then sees the user without them and ranks them among the unseen books, as the ranking evaluation does with
@@ -15,7 +18,12 @@ import pandas as pd
 
 from pipeline.dataset import PreparedData
 
-__all__ = ["held_out_likes", "model_run", "popular", "recommend", "resolve_user", "without_books"]
+__all__ = ["CONTENDER_KEYS", "CONTENDERS_PENDING", "contender_top", "held_out_likes", "load_contenders",
+           "model_run", "popular", "recommend", "resolve_user", "without_books"]
+
+# the contenders of pipeline.contenders whose lists the Recommend page shows, in order
+CONTENDER_KEYS = ("item_knn", "als")
+CONTENDERS_PENDING = "item-kNN and ALS lists appear after the first retrain"
 
 
 def resolve_user(prepared: PreparedData, user: str | int) -> int:
@@ -62,6 +70,45 @@ def without_books(csr: tuple[np.ndarray, np.ndarray], user: int, books: Iterable
     new_offsets = offsets.copy()
     new_offsets[user + 1:] -= len(row) - len(kept)
     return new_offsets, np.concatenate([values[:start], kept, values[end:]])
+
+
+def contender_top(prepared: PreparedData, contender, user: str | int, *, k: int = 10,
+                  hold_out: Iterable[int] = ()) -> pd.DataFrame:
+    """rank, book_idx, title, first_author, score: a fitted contender's top k (its ``top_k(user, csr, k)``,
+    pipeline.contenders) among the same candidates as `recommend`: the books the user never shelved, with the
+    books in `hold_out` taken off the shelf the contender sees and among the candidates."""
+    u = resolve_user(prepared, user)
+    best, scores = contender.top_k(u, without_books(prepared.user_books_csr, u, hold_out), k)
+    return _books_table(prepared, np.asarray(best), np.round(np.asarray(scores, dtype=np.float64), 4))
+
+
+def load_contenders(prepared: PreparedData, run=None, metrics: dict | None = None) -> tuple[dict | None, str | None]:
+    """({key: Contender} for CONTENDER_KEYS, None), or (None, why there are none yet).
+
+    pipeline.contenders.fit_contenders fits them and caches the fits on disk (by dataset fingerprint and
+    params, in `contenders.cache_folder(prepared)`), so once a retrain made them this is a fast load. Nothing is
+    fitted before a retrain made them: without pipeline.contenders, or with neither a cached fit nor a run whose
+    `metrics` hold item-kNN and ALS, the answer is (None, CONTENDERS_PENDING). `run`'s "contenders" params are
+    used when it recorded any, so the cache entry its retrain wrote is the one read."""
+    try:
+        from pipeline import contenders
+    except ImportError:
+        return None, CONTENDERS_PENDING
+    folder = contenders.cache_folder(prepared)
+    cached = folder.is_dir() and any(folder.iterdir())
+    evaluated = all(key in ((metrics or {}).get("contenders") or {}) for key in CONTENDER_KEYS)
+    if not cached and not evaluated:
+        return None, CONTENDERS_PENDING
+    recorded = (run.params or {}).get("contenders") if run is not None else None
+    try:
+        params = contenders.ContenderParams.from_dict(recorded) if isinstance(recorded, dict) else None
+    except (TypeError, ValueError):
+        params = None
+    fitted = contenders.fit_contenders(prepared, params or contenders.DEFAULT_PARAMS)
+    missing = [key for key in CONTENDER_KEYS if key not in fitted]
+    if missing:
+        return None, f"{CONTENDERS_PENDING} (missing: {', '.join(missing)})"
+    return {key: fitted[key] for key in CONTENDER_KEYS}, None
 
 
 def _books_table(prepared: PreparedData, best: np.ndarray, scores: np.ndarray) -> pd.DataFrame:

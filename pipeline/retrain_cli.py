@@ -148,30 +148,52 @@ METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"
 
 
 def format_metrics(metrics: dict) -> str:
-    """Contenders (rows) x metrics: our model's figures, the others' with their delta to ours in brackets;
-    then LF-only's coverage and the seconds per stage."""
+    """Contenders (rows) x metrics; then our model's delta to each contender and to the previous run's model
+    with its 95% interval, marked "not significant" where the interval covers 0 (pipeline.comparisons); then
+    the seconds per stage."""
+    from pipeline.comparisons import bootstrap_note, delta_frame, has_intervals, ordered_contenders
+
     contenders = metrics.get("contenders", {})
     if not contenders:
         return "(no metrics)"
-    ours = contenders.get("ours", {})
-    lines = [f"{'':14}" + "".join(f"{k:>18}" for k in METRIC_COLUMNS)]
-    for name, row in contenders.items():
-        cells = []
-        for k in METRIC_COLUMNS:
-            v, ref = row.get(k), ours.get(k)
-            if v is None or v != v:
-                cells.append(f"{'-':>18}")
-            elif name == "ours" or ref is None or ref != ref:
-                cells.append(f"{v:>18.4f}")
-            else:
-                cells.append(f"{v:>8.4f} ({v - ref:+.4f})")
+    lines = [f"{'':14}" + "".join(f"{k:>10}" for k in METRIC_COLUMNS)]
+    for name in ordered_contenders(contenders):
+        row = contenders[name]
+        cells = [f"{'-':>10}" if not _finite(row.get(k)) else f"{row[k]:>10.4f}" for k in METRIC_COLUMNS]
         extra = f"  (on the {row['coverage']:.1%} of test rows some LF votes on)" if "coverage" in row else ""
         lines.append(f"{name:14}" + "".join(cells) + extra)
+    deltas = delta_frame(metrics)
+    if len(deltas):
+        lines += ["", "our model's delta to each contender: ours - other (positive: ours ahead)",
+                  f"  {bootstrap_note(metrics)}"]
+        with_interval = has_intervals(metrics)
+        header = ["against", "metric", "delta"] + (["95% interval", ""] if with_interval else [])
+        rows, last = [], None
+        for r in deltas.itertuples(index=False):
+            against = r.name.removesuffix(" (our model)") if r.key == "previous" else r.key
+            cells = ["" if against == last else against, r.metric, f"{r.delta:+.4f}"]
+            last = against
+            if with_interval:
+                span = f"[{r.lo:+.4f}, {r.hi:+.4f}]" if r.significant is not None else "-"
+                cells += [span, "" if r.verdict == "significant" else r.verdict]
+            rows.append(cells)
+        lines.append(_table(header, rows))
     if metrics.get("stage_seconds"):
         stages = metrics["stage_seconds"]
+        lines.append("")
         lines.append("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
                      + f"; total {sum(stages.values()):.1f}")
     return "\n".join(lines)
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
+
+
+def _table(headers: list[str], rows: list[list[str]], indent: str = "  ") -> str:
+    widths = [max(len(c) for c in column) for column in zip(headers, *rows, strict=True)]
+    return "\n".join(indent + "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+                     for line in [headers, *rows])
 
 
 def add_recommend_arguments(parser: argparse.ArgumentParser) -> None:

@@ -37,6 +37,9 @@ __all__ = [
 # the figures of our model shown in `runs list`: (column title, metric name inside the "ours" contender)
 KEY_METRICS = (("F1", "f1"), ("ROC-AUC", "roc_auc"), ("HR@10", "hr@10"))
 OUR_MODEL = "ours"
+# figures of the "metrics" result that `runs compare` does not subtract: each run's own deltas (ours - other), the
+# id of the run it compared itself with and its bootstrap settings
+NOT_COMPARED = ("deltas.", "previous_run", "bootstrap.")
 
 
 def add_runs_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,8 +80,12 @@ def run_runs(args: argparse.Namespace) -> int:
         run = registry.get(args.run_id)
         print(format_run(run, registry.results(run.id), registry.epoch_records(run.id), last_epochs=args.epochs))
     elif args.runs_command == "compare":
+        from .comparisons import pair_settings, paired_run_deltas
+
         a, b = registry.get(args.a), registry.get(args.b)
-        print(format_comparison(a, b, registry.results(a.id).get("metrics"), registry.results(b.id).get("metrics")))
+        metrics_a, metrics_b = registry.results(a.id).get("metrics"), registry.results(b.id).get("metrics")
+        paired = paired_run_deltas(a, b, **pair_settings(metrics_b))
+        print(format_comparison(a, b, metrics_a, metrics_b, paired))
     else:
         from .jobs import cancel
 
@@ -258,15 +265,20 @@ def compare_runs(a: Run, b: Run, metrics_a: Any, metrics_b: Any) -> Comparison:
         a.lf_config_toml.splitlines(), b.lf_config_toml.splitlines(), fromfile=f"run {a.id} ({a.short_hash})",
         tofile=f"run {b.id} ({b.short_hash})", lineterm=""))
     flat_a, flat_b = flatten(metrics_a), flatten(metrics_b)
-    shared = [k for k in flat_a if k in flat_b and is_number(flat_a[k]) and is_number(flat_b[k])]
+    shared = [k for k in flat_a if k in flat_b and is_number(flat_a[k]) and is_number(flat_b[k])
+              and not k.startswith(NOT_COMPARED)]
     return Comparison(a=a, b=b, params=[(k, va, vb) for k, (va, vb) in pairs.items() if va != vb], config_diff=diff,
                       lf_changes=lf_changes(a.lf_config_toml, b.lf_config_toml),
                       metrics=[(k, flat_a[k], flat_b[k], flat_b[k] - flat_a[k]) for k in shared],
                       metrics_a=metrics_a, metrics_b=metrics_b)
 
 
-def format_comparison(a: Run, b: Run, metrics_a: Any, metrics_b: Any) -> str:
-    """`runs compare A B`: the params that differ, the LF config diff (A -> B) and every metric's delta B - A."""
+def format_comparison(a: Run, b: Run, metrics_a: Any, metrics_b: Any, paired: Any = None) -> str:
+    """`runs compare A B`: the params that differ, the LF config diff (A -> B) and every metric's delta B - A.
+
+    `paired` (pipeline.comparisons.RunPairDeltas, from both runs' per-row scores) adds each contender metric's
+    95% paired-bootstrap interval, marked "not significant" where it covers 0, or the one-line reason there is
+    none; contenders both runs scored identically are named."""
     cmp = compare_runs(a, b, metrics_a, metrics_b)
     lines = [f"run {a.id} ({a.status}) -> run {b.id} ({b.status})"]
     if cmp.same_dataset:
@@ -286,12 +298,33 @@ def format_comparison(a: Run, b: Run, metrics_a: Any, metrics_b: Any) -> str:
         lines += [f"  {line}" for line in cmp.config_diff]
 
     lines += ["", "metrics (delta = B - A):"]
+    found = paired.lookup() if paired is not None and paired.reason is None else {}
+    if paired is not None:
+        lines.append(f"  {paired.reason}" if paired.reason else
+                     "  95% paired-bootstrap intervals over test users from both runs' per-row scores; "
+                     "not significant: the interval covers 0")
+        if paired.unchanged:
+            lines.append(f"  scored identically by both runs: {', '.join(paired.unchanged)}")
     if cmp.metrics:
-        rows = [[k, _number(va), _number(vb), _delta(delta)] for k, va, vb, delta in cmp.metrics]
-        lines.append(_table(["metric", f"run {a.id}", f"run {b.id}", "delta"], rows, "  "))
+        headers = ["metric", f"run {a.id}", f"run {b.id}", "delta"] + (["95% interval", ""] if found else [])
+        rows = []
+        for k, va, vb, delta in cmp.metrics:
+            row = [k, _number(va), _number(vb), _delta(delta)]
+            if found:
+                parts = k.split(".")
+                hit = found.get((parts[1], parts[2])) if len(parts) == 3 and parts[0] == "contenders" else None
+                row += _interval_cells(hit)
+            rows.append(row)
+        lines.append(_table(headers, rows, "  "))
     else:
         lines.append("  (no metric recorded in both runs)")
     return "\n".join(lines)
+
+
+def _interval_cells(hit: dict[str, Any] | None) -> list[str]:
+    if hit is None or hit["significant"] is None:
+        return ["", ""]
+    return [f"[{hit['lo']:+.4f}, {hit['hi']:+.4f}]", "" if hit["significant"] else "not significant"]
 
 
 def _delta(delta: float) -> str:

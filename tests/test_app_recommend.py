@@ -1,10 +1,12 @@
 """The Recommend page (AppTest) on a real retrain of the tiny workbench data, and the pure functions behind it
-(pipeline.recommend: held-out likes, hold-out, the popularity top k)."""
+(pipeline.recommend: held-out likes, hold-out, the popularity and contender top k); the item-kNN and ALS lists
+with stand-in contenders (pipeline.contenders' API) beside an untrained model, and the note without them."""
 
 from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,7 +14,13 @@ import pytest
 
 from pipeline.dataset import load_prepared
 from pipeline.evaluate import popularity_scores
-from pipeline.recommend import held_out_likes, popular, recommend, without_books
+from pipeline.recommend import (
+    contender_top,
+    held_out_likes,
+    popular,
+    recommend,
+    without_books,
+)
 from pipeline.registry import Registry
 from tests.runs_fixtures import copy_folder, trained_folder
 from workbench import nav
@@ -62,12 +70,16 @@ def html_rows(body: str) -> list[list[str]]:
             for row in re.findall(r"<tr>(.*?)</tr>", tbody, re.S)]
 
 
+LISTS = ("model", "popular", "item_knn", "als")
+
+
 def lists(at) -> dict[str, pd.DataFrame]:
-    """The two ranked tables by position (the model's, then popularity's): #, title, author (id), score, held out."""
+    """The ranked tables by position (the model's, popularity's, then item-kNN's and ALS's when shown): #, title,
+    author (id), score, held out."""
     tables = [html_rows(e.proto.body) for e in at.get("html")]
-    assert len(tables) == 2, tables
+    assert len(tables) in (2, 4), tables
     columns = ["#", "title", "author (id)", "score", "held out"]
-    return {"model": pd.DataFrame(tables[0], columns=columns), "popular": pd.DataFrame(tables[1], columns=columns)}
+    return {name: pd.DataFrame(rows, columns=columns) for name, rows in zip(LISTS, tables, strict=False)}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -118,6 +130,92 @@ def test_lists_render_titles_as_text():
     assert html_rows(body) == [["1.", hostile, "1", "0.5123", ""], ["2.", "Plain", "2", "0.5000", LIKED_MARK]]
     assert re.sub(r"\\(.)", r"\1", markdown_literal(hostile)) == hostile
     assert "\\[link\\]\\(http" in markdown_literal(hostile)
+
+
+class FakeContender:
+    """pipeline.contenders' Contender API (top_k over the books off the user's shelf in `csr`), ranking the books
+    in `favoured` first, then by book_idx (descending when `reverse`)."""
+
+    def __init__(self, name: str, n_books: int, favoured, reverse: bool = False):
+        self.name, self.params, self.from_cache = name, {}, True
+        self.n_books, self.favoured, self.reverse = n_books, np.asarray(favoured), reverse
+        self.csrs = []
+
+    def top_k(self, user: int, csr, k: int = 10):
+        self.csrs.append(csr)
+        offsets, values = csr
+        books = np.setdiff1d(np.arange(self.n_books), values[offsets[user]:offsets[user + 1]])
+        tail = (books if self.reverse else -books) / (10.0 * self.n_books)
+        scores = np.where(np.isin(books, self.favoured), 0.9, 0.5) + tail
+        order = np.lexsort((books, -scores))[:k]
+        return books[order], scores[order]
+
+
+def fake_contenders_module(fit_contenders, cache: Path):
+    """A stand-in for pipeline.contenders: its names the page uses, `fit_contenders` as given, cache folder `cache`."""
+    import types
+
+    fake = types.ModuleType("pipeline.contenders")
+    fake.ContenderParams = types.SimpleNamespace(from_dict=dict)
+    fake.DEFAULT_PARAMS = {}
+    fake.cache_folder = lambda prepared: cache
+    fake.fit_contenders = fit_contenders
+    return fake
+
+
+def test_before_a_retrain_made_them_nothing_is_fitted(prepared, monkeypatch):
+    import sys
+
+    import pipeline
+    from pipeline.recommend import CONTENDERS_PENDING, load_contenders
+
+    monkeypatch.setitem(sys.modules, "pipeline.contenders", None)
+    monkeypatch.delattr(pipeline, "contenders", raising=False)
+    assert load_contenders(prepared) == (None, CONTENDERS_PENDING)
+
+    def fit_contenders(*args, **kwargs):
+        raise AssertionError("nothing is fitted before a retrain made item-kNN and ALS")
+
+    fake = fake_contenders_module(fit_contenders, prepared.path / "no-such-cache")
+    monkeypatch.setitem(sys.modules, "pipeline.contenders", fake)
+    monkeypatch.setattr(pipeline, "contenders", fake, raising=False)
+    old = {"contenders": {"ours": {}, "popularity": {}}}  # the model in use predates item-kNN and ALS
+    assert load_contenders(prepared, None, old) == (None, CONTENDERS_PENDING)
+
+
+def test_real_contenders_are_read_from_the_cache_a_retrain_wrote(workbench_data):
+    contenders = pytest.importorskip("pipeline.contenders")
+    from pipeline.recommend import CONTENDERS_PENDING, load_contenders
+
+    prepared = load_prepared(workbench_data / "processed")
+    assert load_contenders(prepared) == (None, CONTENDERS_PENDING)  # nothing cached, nothing evaluated
+    contenders.fit_contenders(prepared)  # what a retrain does
+    fitted, note = load_contenders(prepared)
+    assert note is None and {k: (c.name, c.from_cache) for k, c in fitted.items()} == {
+        "item_knn": ("item_knn", True), "als": ("als", True)}
+    user = best_test_user(prepared)
+    liked = held_out_likes(prepared, user)
+    shelf = set(prepared.users["book_idxs"].iat[user])
+    for contender in fitted.values():
+        held = contender_top(prepared, contender, user, k=len(prepared.books), hold_out=liked)
+        assert set(liked) <= set(held["book_idx"]) and not (shelf - set(liked)) & set(held["book_idx"])
+        plain = contender_top(prepared, contender, user, k=10)
+        assert len(plain) == 10 and not shelf & set(plain["book_idx"]) and plain["score"].is_monotonic_decreasing
+
+
+def test_contender_top_sees_the_shelf_without_the_held_out_books(prepared):
+    user = best_test_user(prepared)
+    liked = held_out_likes(prepared, user)
+    fake = FakeContender("item_knn", len(prepared.books), liked)
+    held = contender_top(prepared, fake, user, k=10, hold_out=liked)
+    assert held["rank"].tolist() == list(range(1, 11))
+    assert set(held["book_idx"][:len(liked)]) <= set(liked) and len(liked)  # back among the candidates, favoured
+    offsets, values = fake.csrs[-1]
+    assert not set(liked) & set(values[offsets[user]:offsets[user + 1]])
+    plain = contender_top(prepared, fake, user, k=10)
+    assert not set(liked) & set(plain["book_idx"]) and not set(prepared.users["book_idxs"].iat[user]) & set(
+        plain["book_idx"])
+    assert plain["title"].tolist() == prepared.books.set_index("book_idx").loc[plain["book_idx"], "title"].tolist()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -175,3 +273,67 @@ def test_typed_user_id(apptest, workbench_data):
     assert not at.exception and not at.error
     expected = recommend(prepared, registry, 3, k=10, hold_out=held_out_likes(prepared, 3))
     assert lists(at)["model"]["title"].tolist() == expected["title"].tolist()
+
+
+@pytest.fixture
+def untrained_model_run(workbench_data):
+    """A succeeded run whose model is built, not trained (the lists need a model, not a good one), with new-shape
+    metrics naming item-kNN and ALS."""
+    from pipeline.endmodel import build_model, save_model
+    from tests.interval_fixtures import hand_metrics, record_run
+
+    registry = Registry.for_data(workbench_data)
+    prepared = load_prepared(workbench_data / "processed")
+    run_id = record_run(registry, hand_metrics(), fingerprint=prepared.manifest["fingerprint"])
+    path = save_model(build_model(len(prepared.books)), registry.runs_dir(run_id) / "model.keras")
+    registry.set_artifacts(run_id, {"model": path})
+    return run_id
+
+
+def test_item_knn_and_als_lists_beside_ours_with_the_same_hold_out(apptest, workbench_data, untrained_model_run,
+                                                                    monkeypatch):
+    import sys
+
+    import streamlit as st
+
+    import pipeline
+
+    prepared = load_prepared(workbench_data / "processed")
+    user = best_test_user(prepared)
+    liked = held_out_likes(prepared, user)
+    fitted = {"item_knn": FakeContender("item_knn", len(prepared.books), liked),
+              "als": FakeContender("als", len(prepared.books), liked, reverse=True)}
+    calls = []
+
+    def fit_contenders(prepared, params=None, *, cache_dir=None, progress=None):
+        calls.append(params)
+        return fitted
+
+    fake = fake_contenders_module(fit_contenders, workbench_data / "processed" / "no-such-cache")
+    monkeypatch.setitem(sys.modules, "pipeline.contenders", fake)
+    monkeypatch.setattr(pipeline, "contenders", fake, raising=False)
+
+    at = open_page(apptest)
+    assert at.selectbox(key="rec-user").value == user
+    shown = lists(at)
+    assert list(shown) == list(LISTS) and len(calls) == 1
+    for name, contender in fitted.items():
+        expected = contender_top(prepared, contender, user, k=10, hold_out=liked)
+        assert shown[name]["title"].tolist() == expected["title"].tolist()
+        assert (shown[name]["held out"] == LIKED_MARK).sum() == min(10, len(liked))  # favoured, held out, ★
+    assert shown["item_knn"]["title"].tolist() != shown["als"]["title"].tolist()
+    assert at.get("html")[2].proto.body.count("<img") == 0  # escaped tables, as the others
+
+    at.toggle(key="rec-hold-out").set_value(False).run()  # the shelf as it is: nothing held out comes back
+    assert not at.exception, at.exception
+    plain = lists(at)
+    assert not any((plain[name]["held out"] == LIKED_MARK).any() for name in ("item_knn", "als"))
+    assert len(calls) == 1  # the fitted contenders are loaded once
+
+    st.cache_resource.clear()  # without pipeline.contenders: popularity alone, and a note
+    monkeypatch.setitem(sys.modules, "pipeline.contenders", None)
+    monkeypatch.delattr(pipeline, "contenders")
+    at.run()
+    assert not at.exception, at.exception
+    assert list(lists(at)) == ["model", "popular"]
+    assert any(c.value == "Item-kNN and ALS lists appear after the first retrain." for c in at.caption)

@@ -1,5 +1,6 @@
 """The Runs page (AppTest): the empty state; on two real retrains (the default LF config, then one LF removed) the
-table, the side-by-side comparison, loading a run's LF config into the editor, and the downloads."""
+table, the side-by-side comparison, loading a run's LF config into the editor, and the downloads; on recorded runs
+with and without intervals, the intervals in the table and between two runs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from lfs.config import load_default, parse_config
 from lfs.store import ConfigStore
 from pipeline.registry import Registry
+from tests.interval_fixtures import metrics_from, old_metrics, record_run, scores
 from tests.runs_fixtures import copy_folder, trained_folder
 from workbench import nav, state
 
@@ -166,3 +168,42 @@ def test_an_active_run_is_followed_on_the_train_page(apptest, workbench_data):
     assert not at.exception, at.exception
     assert at.session_state[state.RUN_ID] == run_id
     assert "Train" in [t.value for t in at.title]
+
+
+def test_intervals_in_the_table_and_between_two_runs(apptest, workbench_data):
+    registry = Registry.for_data(workbench_data)
+    a_scores, b_scores = scores(), scores(better_ranks=True, replica_seed=1)
+    old = record_run(registry, old_metrics(), note="old")  # from before intervals: no eval_scores
+    a = record_run(registry, metrics_from(a_scores, old), ev=a_scores)
+    b = record_run(registry, metrics_from(b_scores, a), ev=b_scores)
+    at = open_page(apptest)
+    table = at.dataframe[0].value.set_index("id")
+    assert table.loc[b, "HR@10 95% interval"].startswith("[1.0000, ") and table.loc[old, "HR@10 95% interval"] == ""
+    contenders = registry.results(b)["metrics"]["contenders"]
+    for name, title in (("popularity", "popularity"), ("item_knn", "item-kNN"), ("als", "ALS")):
+        assert math.isclose(table.loc[b, f"{title} HR@10"], contenders[name]["hr@10"])
+    assert math.isnan(table.loc[old, "ALS HR@10"]) and not math.isnan(table.loc[old, "popularity HR@10"])
+
+    assert at.multiselect(key="runs-compare").value == [a, b]
+    cards = {m.label: m for m in at.metric if f"· run {b}" in m.label}
+    assert cards[f"HR@10 · run {b}"].delta == "+1.0000"  # significant: no mark
+    assert cards[f"ROC-AUC · run {b}"].delta == "+0.0000 · not significant"  # the same scores in both runs
+    deltas = next(d.value for d in at.dataframe if "95% interval" in d.value.columns).set_index("metric")
+    assert deltas.loc["our model · HR@10", "significance"] == "significant"
+    assert deltas.loc["our model · HR@10", "95% interval"] == "[+1.0000, +1.0000]"
+    assert deltas.loc["our model · ROC-AUC", "significance"] == "not significant"
+    assert deltas.loc["item-kNN · HR@10", "significance"] == ""  # scored identically: no interval drawn
+    captions = " ".join(c.value for c in at.caption)
+    assert "Scored identically by both runs: popularity, item-kNN, ALS." in captions
+
+    at.multiselect(key="runs-compare").set_value([old, b]).run()
+    assert not at.exception, at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert f"No interval: run {old} predates intervals" in captions
+    deltas = next(d.value for d in at.dataframe if "95% interval" in d.value.columns)
+    assert (deltas["95% interval"] == "").all() and "not significant" not in set(deltas["significance"])
+    assert not any("not significant" in (m.delta or "") for m in at.metric)
+
+    at.selectbox(key="runs-run").set_value(b).run()  # one run: its results with intervals
+    assert not at.exception, at.exception
+    assert any("vs item-kNN" in d.value.index for d in at.dataframe if "HR@10" in d.value.columns)

@@ -14,6 +14,7 @@ import pytest
 from pipeline import jobs
 from pipeline.prepare import MANIFEST_FILE
 from pipeline.registry import DIED_MESSAGE, Registry
+from tests.interval_fixtures import hand_metrics, old_metrics, record_run
 from tests.jobfixtures import JOB_COMMAND
 from workbench import nav, state
 
@@ -125,9 +126,10 @@ def test_retrain_from_the_page_runs_a_real_job_and_shows_its_results(apptest, re
     shown = {m.label: m.value for m in at.metric}
     assert shown["F1"] == f"{metrics['ours']['f1']:.4f}" and shown["HR@10"] == f"{metrics['ours']['hr@10']:.4f}"
     table = at.dataframe[0].value
-    assert table.index.tolist() == ["our model", "seed replica", "popularity", "LF-only"]
-    assert at.dataframe[1].value.index.tolist() == ["label model", "majority vote"]
-    assert len(at.get("arrow_vega_lite_chart")) == 4  # metric bars, LF weights, loss, ROC-AUC
+    assert table.index[:3].tolist() == ["our model", "seed replica", "popularity"] and table.index[-1] == "LF-only"
+    assert at.dataframe[1].value.index[0] == "vs seed replica"  # our model's deltas
+    assert at.dataframe[2].value.index.tolist() == ["label model", "majority vote"]
+    assert len(at.get("arrow_vega_lite_chart")) == 4  # metrics with intervals, LF weights, loss, ROC-AUC
     assert f"The model in use is run {run.id}" in texts(at)
     assert at.text[0].value == "Note: quick <b>look</b>"  # as text, not markup
 
@@ -199,14 +201,19 @@ def test_finished_runs_show_results_deltas_and_failures(apptest, registry):
     f1 = next(m for m in at.metric if m.label == "F1")
     assert f1.value == "0.5500" and f1.delta == "+0.0500"  # against run `first`
     table = at.dataframe[0].value
-    assert table.loc[f"run {first} (our model)", "F1"] == "0.5000 (-0.0500)"
-    assert table.loc["seed replica", "F1"] == "0.4000 (-0.1500)"
+    assert table.loc[f"run {first} (our model)", "F1"] == "0.5000"
+    assert table.loc["seed replica", "F1"] == "0.4000"
+    deltas = at.dataframe[1].value  # ours - other, without intervals (these runs predate them)
+    assert deltas.loc["vs seed replica", "F1"] == "+0.1500"
+    assert deltas.loc[f"vs run {first} (our model)", "F1"] == "+0.0500"
+    assert "No interval (run predates intervals)." in texts(at) and "not significant" not in texts(at)
     assert "Seconds per stage" in texts(at)
 
     at.query_params["run"] = str(first)
     at.run()
     f1 = next(m for m in at.metric if m.label == "F1")
     assert f1.delta == "" and at.dataframe[0].value.shape[0] == 4  # no earlier run to compare with
+    assert not any(i.startswith("vs run") for i in at.dataframe[1].value.index)
 
     at.query_params["run"] = "no-such-run"
     at.run()
@@ -214,3 +221,32 @@ def test_finished_runs_show_results_deltas_and_failures(apptest, registry):
     shown = [re.sub(r"\\(.)", r"\1", w.value) for w in at.warning]  # the message is Markdown-escaped
     assert any("There is no run 'no-such-run'" in w for w in shown)
     assert f"Run {first} · succeeded" in status_of(at)  # the session's run
+
+
+def test_results_show_intervals_new_contenders_and_not_significant_deltas(apptest, registry):
+    old = record_run(registry, old_metrics(f1=0.55), fingerprint=fingerprint(registry))  # from before intervals
+    new = record_run(registry, hand_metrics(previous_run=old), fingerprint=fingerprint(registry))
+    at = open_train(apptest)  # the newest run
+    assert not at.exception, at.exception
+    assert f"Run {new} · succeeded" in status_of(at)
+    table = at.dataframe[0].value
+    assert table.index.tolist() == ["our model", "seed replica", "popularity", "item-kNN", "ALS", "LF-only",
+                                    f"run {old} (our model)"]
+    assert table.loc["item-kNN", "HR@10"] == "0.2750 [0.2250, 0.3250]"
+    assert table.loc[f"run {old} (our model)", "F1"] == "0.5500"  # that run recorded no interval
+    deltas = at.dataframe[1].value
+    assert deltas.loc["vs popularity", "HR@10"].endswith("not significant")  # its interval covers 0
+    assert "not significant" not in deltas.loc["vs seed replica", "HR@10"]  # its interval excludes 0
+    assert deltas.loc["vs ALS", "HR@10"].startswith("+0.0400 [")
+    assert deltas.loc[f"vs run {old} (our model)", "HR@10"] == "+0.0000 [-0.0300, +0.0300] not significant"
+    assert deltas.loc[f"vs run {old} (our model)", "F1"] == "+0.0500 [+0.0100, +0.0900]"
+    cards = {m.label: m for m in at.metric}
+    assert cards["HR@10"].delta == "+0.0000 · not significant" and cards["F1"].delta == "+0.0500"
+    assert "95% paired-bootstrap intervals over test users (1000 resamples, seed 0)" in texts(at)
+    assert len(at.get("arrow_vega_lite_chart")) == 1  # metrics with intervals (no label model, no epochs here)
+
+    at.query_params["run"] = str(old)
+    at.run()
+    assert not at.exception, at.exception
+    assert "No interval (run predates intervals)." in texts(at)
+    assert "item-kNN" not in at.dataframe[0].value.index

@@ -4,6 +4,8 @@ import math
 
 import pandas as pd
 
+from pipeline import comparisons
+from tests.interval_fixtures import hand_metrics
 from workbench.charts import training as charts
 
 METRICS = {"contenders": {
@@ -26,23 +28,42 @@ def epochs(models=("ours", "seed_replica"), n=2):
                          for m in models for e in range(1, n + 1)])
 
 
-def test_metrics_frame_shows_each_contender_with_its_delta_to_ours():
-    frame = charts.metrics_frame(METRICS)
+def test_metrics_frame_shows_each_contender_with_its_interval():
+    frame = charts.metrics_frame(METRICS)  # a run from before intervals: figures alone
     assert frame.index.tolist() == ["our model", "seed replica", "popularity", "LF-only"]
     assert frame.columns.tolist() == list(charts.METRICS.values())
-    assert frame.loc["our model", "F1"] == "0.5000"
-    assert frame.loc["seed replica", "F1"] == "0.4000 (-0.1000)"
-    assert frame.loc["popularity", "ROC-AUC"] == "0.8000 (+0.1000)"
+    assert frame.loc["our model", "F1"] == "0.5000" and frame.loc["seed replica", "F1"] == "0.4000"
     assert frame.loc["LF-only", "ROC-AUC"] == "–" and frame.loc["LF-only", "HR@10"] == "–"  # NaN, absent
     assert frame.loc["our model", "precision"] == "–"
+    new = charts.metrics_frame(hand_metrics())
+    assert new.index.tolist() == ["our model", "seed replica", "popularity", "item-kNN", "ALS", "LF-only"]
+    assert new.loc["item-kNN", "HR@10"] == "0.2750 [0.2250, 0.3250]"
+    assert new.loc["ALS", "log loss"] == "0.6000"  # no interval for log loss
 
 
 def test_metrics_frame_adds_the_previous_run_as_a_row():
     frame = charts.metrics_frame(METRICS, PREVIOUS, "run 3 (our model)")
     assert frame.index[-1] == "run 3 (our model)"
-    assert frame.loc["run 3 (our model)", "F1"] == "0.4500 (-0.0500)"
+    assert frame.loc["run 3 (our model)", "F1"] == "0.4500"
     assert frame.loc["run 3 (our model)", "NDCG@10"] == "–"
     assert charts.metrics_frame(METRICS, {"contenders": {}}).shape[0] == 4  # nothing to add
+
+
+def test_deltas_frame_marks_deltas_whose_interval_covers_zero():
+    frame = charts.deltas_frame(comparisons.delta_frame(hand_metrics(previous_run=3), PREVIOUS, "run 3 (our model)"))
+    assert frame.index.tolist() == ["vs seed replica", "vs popularity", "vs item-kNN", "vs ALS", "vs LF-only",
+                                    "vs run 3 (our model)"]
+    assert "log loss" not in frame.columns
+    assert frame.loc["vs popularity", "HR@10"] == "+0.0100 [-0.1900, +0.2100] not significant"
+    assert frame.loc["vs seed replica", "HR@10"] == "+0.0500 [+0.0490, +0.0510]"
+    assert frame.loc["vs run 3 (our model)", "HR@10"].endswith("not significant")
+    assert "not significant" not in frame.loc["vs run 3 (our model)", "F1"]
+    assert frame.loc["vs LF-only", "HR@10"] == "–"
+    old = comparisons.delta_frame(METRICS, PREVIOUS, "run 3 (our model)")  # from before intervals: plain deltas
+    assert charts.deltas_frame(old).loc["vs seed replica", "F1"] == "+0.1000"
+    assert charts.deltas_frame(old).loc["vs run 3 (our model)", "F1"] == "+0.0500"
+    assert charts.delta_notes(old) == ["no interval (run predates intervals)"]
+    assert charts.delta_notes(comparisons.delta_frame(hand_metrics())) == []
 
 
 def test_metric_deltas_since_the_previous_run():
@@ -53,15 +74,23 @@ def test_metric_deltas_since_the_previous_run():
     assert deltas["ndcg@10"]["delta"] is None  # the previous run lacks it
     assert deltas["log_loss"]["lower_is_better"] and not deltas["f1"]["lower_is_better"]
     assert all(d["delta"] is None for d in charts.metric_deltas(METRICS, None))
+    assert charts.delta_label(deltas["f1"]) == "+0.0500" and charts.delta_label(deltas["ndcg@10"]) is None
+    marked = charts.metric_deltas(METRICS, PREVIOUS, ("f1", "roc_auc"),
+                                  {"f1": (-0.01, 0.11, False), "roc_auc": (-0.09, -0.01, True)})
+    assert charts.delta_label(marked[0]) == "+0.0500 · not significant"
+    assert charts.delta_label(marked[1]) == "-0.0500" and marked[1]["interval"] == (-0.09, -0.01)
 
 
-def test_metric_bars_hold_one_bar_per_contender_and_figure():
-    long = charts.contender_long(METRICS)
-    assert len(long) == 3 * 4 + 1  # LF-only has only F1 among the bar metrics (ROC-AUC is NaN)
-    assert set(long["contender"]) == {"our model", "seed replica", "popularity", "LF-only"}
-    spec = charts.metric_bars(METRICS).to_dict()
-    assert spec["mark"]["type"] == "bar" and spec["encoding"]["xOffset"]["field"] == "contender"
-    assert len(spec["data"]["values"]) == len(long)  # inline, not a named data set (see charts.inline)
+def test_interval_chart_draws_a_dot_and_an_interval_per_contender():
+    frame = charts.interval_frame(hand_metrics())
+    assert set(frame["metric"]) == {"HR@10", "NDCG@10", "ROC-AUC", "F1"}
+    assert len(frame) == 5 * 4 + 2  # LF-only has no ranking figures
+    spec = charts.interval_chart(hand_metrics()).to_dict()
+    assert spec["facet"]["column"]["field"] == "metric"
+    assert [layer["mark"]["type"] for layer in spec["spec"]["layer"]] == ["rule", "point"]
+    assert len(spec["data"]["values"]) == len(frame)  # inline, not a named data set (see charts.inline)
+    old = charts.interval_frame(METRICS)
+    assert old["lo"].isna().all() and len(old) == 3 * 4 + 1  # dots without intervals
 
 
 def test_label_model_frame_and_weights():

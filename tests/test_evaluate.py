@@ -129,6 +129,20 @@ def test_ranking_is_scored_in_chunks_with_the_positive_held_out():
     assert np.array_equal(users, np.repeat([0, 1, 2], 101)) and np.array_equal(held, np.repeat(500, 303))
 
 
+def test_ranking_ranks_are_the_pessimistic_ranks_behind_the_metrics():
+    cases = _cases_with_ranks([(0, 0), (3, 0), (2, 8), (0, 100)])  # the last: every negative ties
+
+    def score(users, books):
+        return books / 1000.0
+
+    ranks = ev.ranking_ranks(score, cases)
+    assert ranks.tolist() == [0, 3, 10, 100] and ranks.dtype == np.int64
+    assert np.array_equal(ev.ranking_ranks(score, cases, chunk_cases=3), ranks)
+    m = ev.ranking_metrics(score, cases, k=10)
+    assert m["hr@10"] == pytest.approx(np.mean(ranks < 10))
+    assert m["ndcg@10"] == pytest.approx(np.mean(np.where(ranks < 10, 1 / np.log2(ranks + 2.0), 0)))
+
+
 def test_ranking_metrics_reject_non_finite_scores():
     with pytest.raises(ValueError, match="NaN"):
         ev.ranking_metrics(lambda u, b: np.full(len(b), np.nan), _cases_with_ranks([(0, 0)]))

@@ -1,9 +1,9 @@
 """The Recommend page's parts: choosing a user, the run's model (loaded once per run), the ranked lists and the
 user's own books.
 
-The lists come from pipeline.recommend (`recommend`: the model's top k, `popular`: the popularity baseline's, both
-among the same candidates); this module only draws them. Goodreads books name their authors by id only, so an
-author shows as that id.
+The lists come from pipeline.recommend (`recommend`: the model's top k, `popular`: the popularity baseline's,
+`contender_top`: item-kNN's and ALS's, all among the same candidates); this module only draws them. Goodreads
+books name their authors by id only, so an author shows as that id.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from pipeline.dataset import PreparedData
-from pipeline.recommend import resolve_user
+from pipeline.recommend import load_contenders, resolve_user
 from pipeline.registry import Run
 from workbench.render import markdown_literal
 
@@ -77,6 +77,20 @@ def model(run: Run):
     except ValueError as e:
         st.error(f"Run {run.id}'s model file is damaged ({e}); retrain on the Train page.")
     return None
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading item-kNN and ALS…")
+def _contenders(fingerprint: str, run_id: int, _prepared: PreparedData, _run: Run, _metrics: dict | None):  # noqa: ARG001
+    """The fitted item-kNN and ALS (read-only, shared): loaded once per dataset and model run."""
+    return load_contenders(_prepared, _run, _metrics)
+
+
+def contenders(prepared: PreparedData, fingerprint: str, run: Run, metrics: dict | None):
+    """({"item_knn": Contender, "als": Contender}, None) or (None, a note saying why there are no lists)."""
+    try:
+        return _contenders(fingerprint, run.id, prepared, run, metrics)
+    except (ImportError, OSError, RuntimeError, ValueError) as e:
+        return None, f"item-kNN and ALS cannot be loaded ({e})"
 
 
 def ranked(frame: pd.DataFrame, liked: np.ndarray, score: str) -> pd.DataFrame:

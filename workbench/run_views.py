@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from pipeline.registry import Registry, Run
+from pipeline import comparisons
+from pipeline.registry import Registry, Run, RunNotFound
 from pipeline.runs_cli import fmt_time
 from workbench.charts import training as charts
 
@@ -35,12 +36,26 @@ def model_in_use(registry: Registry, run: Run | None = None) -> str:
 
 
 def metrics_section(registry: Registry, run: Run, previous: Run | None | bool = True) -> None:
-    """Our model's key figures with their change since the previous succeeded run, the table of every contender
-    (deltas to our model in brackets, the previous run's model as the last row) and grouped bars.
+    """Our model's key figures with their change since the previous run, every contender's figures with their
+    95% intervals (the previous run's model as the last row), our model's delta to each contender and to the
+    previous run with its interval, marked "not significant" where the interval covers 0, and a chart of the
+    figures with their intervals.
 
-    `previous`: True finds the previous succeeded run; a Run compares with that one; None or False with none."""
+    `previous`: True takes the run this run compared itself with (else the previous succeeded run on the same
+    data); a Run compares with that one; None or False with none."""
     with st.container(key=f"run-{run.id}-metrics"):
         _metrics(registry, run, previous)
+
+
+def previous_run(registry: Registry, run: Run, metrics: dict | None) -> Run | None:
+    """The run `run`'s metrics name as the previous one, else the newest succeeded run before it on its data."""
+    recorded = comparisons.previous_run_id(metrics)
+    if recorded is not None:
+        try:
+            return registry.get(recorded)
+        except RunNotFound:
+            pass
+    return previous_succeeded(registry, run)
 
 
 def _metrics(registry: Registry, run: Run, previous: Run | None | bool) -> None:
@@ -49,26 +64,52 @@ def _metrics(registry: Registry, run: Run, previous: Run | None | bool) -> None:
         st.info(f"Run {run.id} recorded no test metrics.")
         return
     if previous is True:
-        previous = previous_succeeded(registry, run)
+        previous = previous_run(registry, run, metrics)
     before = registry.results(previous.id).get("metrics") if previous else None
-    figures = charts.metric_deltas(metrics, before)
-    for col, figure in zip(st.columns(len(figures)) if figures else [], figures, strict=True):
-        delta = None if figure["delta"] is None else f"{figure['delta']:+.4f}"
-        col.metric(figure["title"], f"{figure['value']:.4f}", delta,
-                   delta_color="inverse" if figure["lower_is_better"] else "normal",
-                   help=f"our model on test; the change is since run {previous.id}" if previous else
-                   "our model on test (no earlier succeeded run to compare with)")
     label = f"run {previous.id} (our model)" if previous else "previous run"
-    st.dataframe(charts.metrics_frame(metrics, before, label))
-    notes = ["Brackets: the difference to our model in this run."]
+    if previous and previous.id != comparisons.previous_run_id(metrics) and "deltas" in metrics:
+        # the run's recorded "previous" delta is to another run: leave it out
+        metrics = {**metrics, "deltas": {k: v for k, v in metrics["deltas"].items() if k != comparisons.PREVIOUS}}
+    deltas = comparisons.delta_frame(metrics, before, label)
+    since = deltas[deltas["key"] == comparisons.PREVIOUS]
+    intervals = {r.metric: (r.lo, r.hi, r.significant) for r in since.itertuples() if r.significant is not None}
+    figures = charts.metric_deltas(metrics, before, intervals=intervals)
+    for col, figure in zip(st.columns(len(figures)) if figures else [], figures, strict=True):
+        col.metric(figure["title"], f"{figure['value']:.4f}", charts.delta_label(figure),
+                   delta_color="inverse" if figure["lower_is_better"] else "normal",
+                   help=_card_help(figure, previous))
+    with_intervals = comparisons.has_intervals(metrics)
+    st.markdown("**Every contender on test**" + (" (95% interval in brackets)" if with_intervals else ""))
+    st.dataframe(charts.metrics_frame(metrics, before, label), key=f"run-{run.id}-metric-table")
+    notes = []
     lf_only = metrics["contenders"].get("lf_only", {})
     if "coverage" in lf_only:
         notes.append(f"LF-only is scored on the {lf_only['coverage']:.1%} of labelled test rows some LF votes on.")
     if metrics.get("test_rows"):
         notes.append(f"{metrics['test_rows']:,} test rows (labelled rows plus one random negative per positive), "
                      f"{metrics.get('ranking_cases', 0):,} ranking cases (a liked book against 100 unseen ones).")
-    st.caption(" ".join(notes))
-    st.altair_chart(charts.metric_bars(metrics), use_container_width=True)
+    if notes:
+        st.caption(" ".join(notes))
+    st.markdown("**Our model's delta to each contender** (ours − other: positive when ours is ahead)")
+    st.dataframe(charts.deltas_frame(deltas), key=f"run-{run.id}-delta-table")
+    reasons = [r for r in charts.delta_notes(deltas) if r != comparisons.PREDATES]
+    st.caption(" ".join(_sentence(text) for text in [comparisons.bootstrap_note(metrics), *reasons]))
+    st.altair_chart(charts.interval_chart(metrics))
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
+def _card_help(figure: dict, previous: Run | None) -> str:
+    if not previous:
+        return "our model on test (no earlier succeeded run to compare with)"
+    text = f"our model on test; the change is since run {previous.id}"
+    if figure["interval"] is not None:
+        lo, hi = figure["interval"]
+        text += (f", 95% interval [{lo:+.4f}, {hi:+.4f}]: "
+                 + ("significant" if figure["significant"] else "not significant (it covers 0)"))
+    return text
 
 
 def label_model_section(registry: Registry, run: Run) -> None:

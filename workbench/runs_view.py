@@ -1,7 +1,8 @@
 """The Runs page's parts: the table of runs, one run (its LF config into the editor, its files), two runs compared.
 
 The figures come from pipeline.runs_cli (`run_row`, `compare_runs`: what `python -m pipeline runs list|compare`
-prints); this module only draws them. A run's LF config is matched to the store version with the same
+prints) and pipeline.comparisons (intervals; `paired_run_deltas`: run B - run A with paired-bootstrap intervals);
+this module only draws them. A run's LF config is matched to the store version with the same
 LFConfig.key; a config never saved as a version shows as "unsaved" with its short hash.
 """
 
@@ -14,6 +15,8 @@ import streamlit as st
 
 from lfs.config import LFConfig, parse_config
 from lfs.store import ConfigStore
+from pipeline import comparisons
+from pipeline.comparisons import RunPairDeltas
 from pipeline.registry import Registry, Run
 from pipeline.runs_cli import KEY_METRICS, Comparison, compare_runs, run_row
 from workbench import nav, state
@@ -56,22 +59,39 @@ def config_label(run: Run, versions: dict[str, int]) -> str:
 # the table
 
 
+# the baselines whose HR@10 the table shows beside ours
+TABLE_BASELINES = ("popularity", "item_knn", "als")
+
+
 def runs_frame(runs: list[Run], registry: Registry, versions: dict[str, int]) -> pd.DataFrame:
-    """One row per run: id, status, created (UTC), duration (s), LF config, note, our key metrics."""
+    """One row per run: id, status, created (UTC), duration (s), LF config, note, our key metrics, our HR@10's
+    95% interval (blank for a run from before intervals) and the baselines' HR@10 (popularity, item-kNN, ALS;
+    empty where a run did not evaluate one)."""
     rows = []
     for run in runs:
-        row = run_row(run, registry.results(run.id).get("metrics"))
+        metrics = registry.results(run.id).get("metrics")
+        row = run_row(run, metrics)
+        contenders = (metrics or {}).get("contenders") or {}
+        hr = comparisons.interval(metrics, "ours", "hr@10")
         rows.append({"id": row["id"], "status": row["status"] if not run.is_active else f"{run.status} "
                      f"({row['stage']})", "created (UTC)": row["created"], "duration": row["duration"],
                      "LF config": config_label(run, versions), "note": row["note"],
-                     **{title: row[title] for title, _ in KEY_METRICS}})
+                     **{title: row[title] for title, _ in KEY_METRICS},
+                     "HR@10 95% interval": comparisons.interval_text(*hr) if hr else "",
+                     **{f"{comparisons.CONTENDERS[b]} HR@10": _figure(contenders.get(b, {}).get("hr@10"))
+                        for b in TABLE_BASELINES}})
     return pd.DataFrame(rows)
 
 
+def _figure(value) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def runs_table(frame: pd.DataFrame) -> None:
+    numbers = [title for title, _ in KEY_METRICS] + [f"{comparisons.CONTENDERS[b]} HR@10" for b in TABLE_BASELINES]
     config = {"id": st.column_config.NumberColumn("id", format="%d"),
               "duration": st.column_config.NumberColumn("duration", format="%.1f s"),
-              **{title: st.column_config.NumberColumn(title, format=METRIC_FORMAT) for title, _ in KEY_METRICS}}
+              **{title: st.column_config.NumberColumn(title, format=METRIC_FORMAT) for title in numbers}}
     st.dataframe(frame, hide_index=True, column_config=config, key="runs-table")
 
 
@@ -155,38 +175,81 @@ def comparison(registry: Registry, a: Run, b: Run) -> Comparison:
     return compare_runs(a, b, registry.results(a.id).get("metrics"), registry.results(b.id).get("metrics"))
 
 
-def key_metric_deltas(cmp: Comparison) -> None:
-    """Our model's key metrics in run B with their change since run A."""
+def _stamp(run: Run) -> int | None:
+    """The modification time of the run's per-row scores (None without them): part of the bootstrap's cache key."""
+    try:
+        return run.artifact(comparisons.EVAL_SCORES).stat().st_mtime_ns
+    except (KeyError, OSError):
+        return None
+
+
+@st.cache_data(max_entries=16, show_spinner="Bootstrapping the two runs' deltas…")
+def _paired(a_id: int, b_id: int, stamps: tuple, settings: tuple, _a: Run, _b: Run) -> RunPairDeltas:  # noqa: ARG001
+    n_resamples, seed, level = settings
+    return comparisons.paired_run_deltas(_a, _b, n_resamples=n_resamples, seed=seed, level=level)
+
+
+def paired(cmp: Comparison) -> RunPairDeltas:
+    """Run B - run A with paired-bootstrap intervals (or the reason there are none), computed once per pair."""
+    s = comparisons.pair_settings(cmp.metrics_b)
+    return _paired(cmp.a.id, cmp.b.id, (_stamp(cmp.a), _stamp(cmp.b)), (s["n_resamples"], s["seed"], s["level"]),
+                   cmp.a, cmp.b)
+
+
+def key_metric_deltas(cmp: Comparison, pair: RunPairDeltas) -> None:
+    """Our model's key metrics in run B with their change since run A, marked "not significant" where its
+    paired-bootstrap interval covers 0."""
     names = [name for _, name in KEY_METRICS]
-    figures = charts.metric_deltas(cmp.metrics_b or {}, cmp.metrics_a, names)
+    found = pair.lookup()
+    intervals = {m: (r["lo"], r["hi"], r["significant"]) for (c, m), r in found.items()
+                 if c == "ours" and r["significant"] is not None}
+    figures = charts.metric_deltas(cmp.metrics_b or {}, cmp.metrics_a, names, intervals)
     for col, figure in zip(st.columns(len(names)), figures, strict=False):
-        delta = None if figure["delta"] is None else f"{figure['delta']:+.4f}"
-        col.metric(f"{figure['title']} · run {cmp.b.id}", f"{figure['value']:.4f}", delta,
+        span = (f", 95% interval {comparisons.interval_text(*figure['interval'], signed=True)}"
+                if figure["interval"] else "")
+        col.metric(f"{figure['title']} · run {cmp.b.id}", f"{figure['value']:.4f}", charts.delta_label(figure),
                    delta_color="inverse" if figure["lower_is_better"] else "normal",
-                   help=f"our model on test in run {cmp.b.id}; the change is since run {cmp.a.id}")
+                   help=f"our model on test in run {cmp.b.id}; the change is since run {cmp.a.id}{span}")
 
 
-def contender_metric_rows(cmp: Comparison) -> pd.DataFrame:
-    """The contenders' test metrics of both runs: metric ("our model · F1"), run A, run B, delta."""
+def contender_metric_rows(cmp: Comparison, pair: RunPairDeltas | None = None) -> pd.DataFrame:
+    """The contenders' test metrics of both runs: metric ("our model · F1"), run A, run B, delta (B - A), its 95%
+    paired-bootstrap interval and "significant" / "not significant" (both blank without an interval)."""
+    found = pair.lookup() if pair is not None else {}
     rows = []
     for path, va, vb, delta in cmp.metrics:
         parts = path.split(".")
         if len(parts) == 3 and parts[0] == "contenders" and parts[2] in charts.METRICS:
-            rows.append((f"{charts.contender_name(parts[1])} · {charts.METRICS[parts[2]]}", va, vb, delta))
-    return pd.DataFrame(rows, columns=["metric", f"run {cmp.a.id}", f"run {cmp.b.id}", "delta"])
+            hit = found.get((parts[1], parts[2]))
+            known = hit is not None and hit["significant"] is not None
+            rows.append((f"{charts.contender_name(parts[1])} · {charts.METRICS[parts[2]]}", va, vb, delta,
+                         comparisons.interval_text(hit["lo"], hit["hi"], signed=True) if known else "",
+                         hit["verdict"] if known else ""))
+    return pd.DataFrame(rows, columns=["metric", f"run {cmp.a.id}", f"run {cmp.b.id}", "delta", "95% interval",
+                                       "significance"])
 
 
-def metric_deltas_table(cmp: Comparison) -> None:
-    """Every contender's test metrics in both runs with the delta B - A; every other figure in an expander."""
-    frame = contender_metric_rows(cmp)
-    numbers = {c: st.column_config.NumberColumn(c, format=METRIC_FORMAT) for c in frame.columns[1:]}
+def metric_deltas_table(cmp: Comparison, pair: RunPairDeltas | None = None) -> None:
+    """Every contender's test metrics in both runs with the delta B - A and its interval; why there is no
+    interval; every other figure in an expander."""
+    frame = contender_metric_rows(cmp, pair)
+    numbers = {c: st.column_config.NumberColumn(c, format=METRIC_FORMAT) for c in frame.columns[1:4]}
     if len(frame):
         st.dataframe(frame, hide_index=True, column_config=numbers, key="runs-metric-deltas")
     else:
         st.caption("No test metric is recorded in both runs.")
+    if pair is not None:
+        if pair.reason:
+            st.caption(pair.reason[:1].upper() + pair.reason[1:] + ".")
+        else:
+            st.caption("95% paired-bootstrap intervals over test users, from both runs' per-row scores; "
+                       "not significant: the interval covers 0.")
+        if pair.unchanged:
+            st.caption("Scored identically by both runs: "
+                       + ", ".join(charts.contender_name(c) for c in pair.unchanged) + ".")
     if cmp.metrics:
         with st.expander("Every figure recorded in both runs"):
-            every = pd.DataFrame(cmp.metrics, columns=frame.columns)
+            every = pd.DataFrame(cmp.metrics, columns=frame.columns[:4])
             st.dataframe(every, hide_index=True, column_config=numbers, key="runs-all-deltas")
 
 

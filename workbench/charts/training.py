@@ -4,7 +4,8 @@ Inputs are what the run registry stores (pipeline.retrain): ``Registry.epochs(ru
 one per logged figure, e.g. loss / val_loss / auc / val_auc; concatenate several runs with a ``run`` column to
 overlay them), the "metrics" result (``{"contenders": {"ours": {"f1": ...}, "seed_replica": ..., ...}}``) and the
 "label_model" result (``{"label_model": {...}, "majority_vote": {...}, "weights": [{"lf", "learned_weight",
-"emp_acc"}]}``). No streamlit here, so tests check the frames and chart specs directly.
+"emp_acc"}]}``). Intervals and deltas come as tidy frames from pipeline.comparisons (the CLI prints the same);
+this module lays them out for the pages. No streamlit here, so tests check the frames and chart specs directly.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-# contenders of the metrics result, in display order, with their display names
-CONTENDERS = {"ours": "our model", "seed_replica": "seed replica", "popularity": "popularity", "lf_only": "LF-only"}
+from pipeline import comparisons
+
+# contenders of the metrics result in display order, with their display names, and the test metrics' titles
+CONTENDERS = comparisons.CONTENDERS
+METRICS = comparisons.METRICS
 MODELS = {"ours": "our model", "seed_replica": "seed replica"}  # models whose epochs are logged
-# test metrics in table order: name in the metrics result -> title
-METRICS = {"accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1", "roc_auc": "ROC-AUC",
-           "log_loss": "log loss", "hr@10": "HR@10", "ndcg@10": "NDCG@10"}
 LOWER_IS_BETTER = frozenset({"log_loss"})
 BAR_METRICS = ("f1", "roc_auc", "hr@10", "ndcg@10")
+INTERVAL_CHART_METRICS = ("hr@10", "ndcg@10", "roc_auc", "f1")
 CURVE_FIGURES = {"loss": "loss (binary cross-entropy)", "auc": "ROC-AUC"}  # logged per epoch, train and val_
 LABEL_MODEL_ROWS = {"label_model": "label model", "majority_vote": "majority vote"}
 LABEL_MODEL_COLUMNS = {"accuracy": "accuracy", "f1": "F1", "coverage": "coverage", "rows": "rows voted on"}
@@ -54,40 +56,46 @@ def contender_name(key: str) -> str:
 
 def metrics_frame(metrics: Mapping[str, Any], previous: Mapping[str, Any] | None = None,
                   previous_label: str = "previous run") -> pd.DataFrame:
-    """Contenders (rows) x test metrics (columns) as text: our model's figures, every other row's figure with its
-    delta to our model in brackets, e.g. "0.4348 (-0.1594)"; "–" where a contender lacks a figure.
-
-    `previous` (the "metrics" result of an earlier run) adds a row with that run's model, so the deltas also say
-    how much this run moved against it. The index holds the display names."""
-    contenders = dict(metrics.get("contenders", {}))
-    ours = contenders.get("ours", {})
-    rows = {contender_name(k): v for k, v in _ordered(contenders).items()}
-    if previous and "ours" in previous.get("contenders", {}):
-        rows[previous_label] = previous["contenders"]["ours"]
-    table = {}
-    for label, figures in rows.items():
-        cells = {}
-        for key, title in METRICS.items():
-            value, ref = _number(figures.get(key)), _number(ours.get(key))
-            if value is None:
-                cells[title] = "–"
-            elif label == contender_name("ours") or ref is None:
-                cells[title] = f"{value:.4f}"
-            else:
-                cells[title] = f"{value:.4f} ({value - ref:+.4f})"
-        table[label] = cells
-    return pd.DataFrame.from_dict(table, orient="index", columns=list(METRICS.values()))
+    """Contenders (rows) x test metrics (columns) as text: each figure with its 95% interval, e.g.
+    "0.4348 [0.3900, 0.4800]" (the figure alone when the run recorded no interval); "–" where a contender lacks
+    a figure. `previous` (an earlier run's "metrics") adds a row with that run's model. The index holds the
+    display names."""
+    frame = comparisons.metric_frame(metrics, previous, previous_label)
+    names = [contender_name(k) for k in comparisons.ordered_contenders(metrics.get("contenders", {}))]
+    if (frame["key"] == comparisons.PREVIOUS).any():
+        names.append(previous_label)
+    cells = {name: {title: "–" for title in METRICS.values()} for name in names}
+    for r in frame.itertuples(index=False):
+        cells[r.name][r.title] = comparisons.value_text(r.value, r.lo, r.hi)
+    return pd.DataFrame.from_dict(cells, orient="index", columns=list(METRICS.values()))
 
 
-def _ordered(contenders: Mapping[str, Any]) -> dict[str, Any]:
-    known = [k for k in CONTENDERS if k in contenders]
-    return {k: contenders[k] for k in known + [k for k in contenders if k not in CONTENDERS]}
+def deltas_frame(deltas: pd.DataFrame) -> pd.DataFrame:
+    """pipeline.comparisons.delta_frame laid out for a page: our model minus each contender and minus the
+    previous run's model (rows, "vs seed replica", ...) x metrics (columns), as text: "+0.0500 [+0.0100,
+    +0.0900]", with "not significant" appended where the interval covers 0, the delta alone without an interval,
+    "–" where a figure is missing."""
+    titles = [METRICS[m] for m in comparisons.DELTA_METRICS]
+    cells: dict[str, dict[str, str]] = {}
+    for r in deltas.itertuples(index=False):
+        row = cells.setdefault(f"vs {r.name}", dict.fromkeys(titles, "–"))
+        row[r.title] = comparisons.delta_text(r.delta, r.lo, r.hi, r.significant)
+    return pd.DataFrame.from_dict(cells, orient="index", columns=titles)
+
+
+def delta_notes(deltas: pd.DataFrame) -> list[str]:
+    """The distinct reasons some delta of a comparisons.delta_frame has no interval ("no interval (run predates
+    intervals)", ...)."""
+    return list(dict.fromkeys(deltas.loc[deltas["significant"].isna(), "verdict"]))
 
 
 def metric_deltas(metrics: Mapping[str, Any], previous: Mapping[str, Any] | None,
-                  names: Sequence[str] = BAR_METRICS) -> list[dict[str, Any]]:
+                  names: Sequence[str] = BAR_METRICS,
+                  intervals: Mapping[str, tuple[float, float, bool]] | None = None) -> list[dict[str, Any]]:
     """Our model's figures and their change since `previous` (None without an earlier run or figure):
-    [{"metric", "title", "value", "delta", "lower_is_better"}], in `names` order, figures ours lacks skipped."""
+    [{"metric", "title", "value", "delta", "lower_is_better", "interval", "significant"}], in `names` order,
+    figures ours lacks skipped. `intervals` ({metric: (lo, hi, significant)}) gives the change's interval
+    (None without one)."""
     ours = metrics.get("contenders", {}).get("ours", {})
     before = (previous or {}).get("contenders", {}).get("ours", {})
     out = []
@@ -96,30 +104,45 @@ def metric_deltas(metrics: Mapping[str, Any], previous: Mapping[str, Any] | None
         if value is None:
             continue
         old = _number(before.get(name))
+        lo, hi, significant = (intervals or {}).get(name, (None, None, None))
         out.append({"metric": name, "title": METRICS.get(name, name), "value": value,
-                    "delta": None if old is None else value - old, "lower_is_better": name in LOWER_IS_BETTER})
+                    "delta": None if old is None else value - old, "lower_is_better": name in LOWER_IS_BETTER,
+                    "interval": None if lo is None or old is None else (lo, hi),
+                    "significant": None if lo is None or old is None else bool(significant)})
     return out
 
 
-def contender_long(metrics: Mapping[str, Any], names: Sequence[str] = BAR_METRICS) -> pd.DataFrame:
-    """contender, metric (title), value: one row per contender and figure it has."""
-    records = [{"contender": contender_name(key), "metric": METRICS.get(name, name), "value": value}
-               for key, figures in _ordered(metrics.get("contenders", {})).items() for name in names
-               if (value := _number(figures.get(name))) is not None]
-    return pd.DataFrame.from_records(records, columns=["contender", "metric", "value"])
+def delta_label(figure: Mapping[str, Any]) -> str | None:
+    """A metric card's delta text: "+0.0500", and " · not significant" when its interval covers 0."""
+    if figure["delta"] is None:
+        return None
+    return f"{figure['delta']:+.4f}" + (f" · {comparisons.NOT_SIGNIFICANT}" if figure["significant"] is False else "")
 
 
-def metric_bars(metrics: Mapping[str, Any], names: Sequence[str] = BAR_METRICS) -> alt.Chart:
-    """Grouped bars: for each test metric, one bar per contender (ours, seed replica, popularity, LF-only)."""
-    frame = contender_long(metrics, names)
-    order = [contender_name(k) for k in _ordered(metrics.get("contenders", {}))]
-    return alt.Chart(inline(frame)).mark_bar().encode(
-        x=alt.X("metric:N", title=None, sort=[METRICS.get(n, n) for n in names], axis=alt.Axis(labelAngle=0)),
-        xOffset=alt.XOffset("contender:N", sort=order),
-        y=alt.Y("value:Q", title=None),
-        color=alt.Color("contender:N", sort=order, title="contender"),
-        tooltip=["contender:N", "metric:N", alt.Tooltip("value:Q", format=".4f")],
-    )
+def interval_frame(metrics: Mapping[str, Any], names: Sequence[str] = INTERVAL_CHART_METRICS) -> pd.DataFrame:
+    """contender, metric (title), value, lo, hi (None without an interval): the figures `interval_chart` draws."""
+    frame = comparisons.metric_frame(metrics)
+    frame = frame[frame["metric"].isin(names)]
+    return pd.DataFrame({"contender": frame["name"], "metric": frame["title"], "value": frame["value"],
+                         "lo": frame["lo"], "hi": frame["hi"]}).reset_index(drop=True)
+
+
+def interval_chart(metrics: Mapping[str, Any], names: Sequence[str] = INTERVAL_CHART_METRICS) -> alt.FacetChart:
+    """One panel per metric: each contender's figure as a dot with its 95% interval as a line (a dot alone
+    when the run recorded no interval)."""
+    frame = interval_frame(metrics, names)
+    order = [contender_name(k) for k in comparisons.ordered_contenders(metrics.get("contenders", {}))]
+    y = alt.Y("contender:N", sort=order, title=None)
+    color = alt.Color("contender:N", sort=order, legend=None)
+    tooltip = ["contender:N", "metric:N", alt.Tooltip("value:Q", format=".4f"),
+               alt.Tooltip("lo:Q", format=".4f", title="95% low"), alt.Tooltip("hi:Q", format=".4f", title="95% high")]
+    rules = alt.Chart().mark_rule(strokeWidth=2).encode(
+        x=alt.X("lo:Q", title=None, scale=alt.Scale(zero=False)), x2="hi:Q", y=y, color=color, tooltip=tooltip)
+    dots = alt.Chart().mark_point(filled=True, size=70).encode(x=alt.X("value:Q", title=None), y=y, color=color,
+                                                               tooltip=tooltip)
+    return alt.layer(rules, dots, data=inline(frame)).properties(width=170).facet(
+        column=alt.Column("metric:N", sort=[METRICS.get(n, n) for n in names], title=None)
+    ).resolve_scale(x="independent")
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Recommend: pick a test user (or type any user's id), see their books, the current model's top 10 among books
-they have not shelved, with the held-out books they liked marked, and the popularity top 10 beside it."""
+they have not shelved, with the held-out books they liked marked, and the popularity, item-kNN and ALS top 10
+beside it."""
 
 import streamlit as st
 
-from pipeline.recommend import held_out_likes, popular, recommend
+from pipeline.recommend import contender_top, held_out_likes, popular, recommend
 from workbench import context, nav, run_views, widgets
 from workbench import recommend_view as view
 
@@ -37,6 +38,14 @@ with left:
 with right:
     view.ranked_list(f"Popularity's top {K}", popular(prepared, user, k=K, hold_out=held), liked,
                      score="shelved by", key="rec-popular")
+fitted, note = view.contenders(prepared, context.fingerprint(), run, registry.results(run.id).get("metrics"))
+if fitted is None:
+    st.caption(f"{note[:1].upper()}{note[1:]}.")
+else:
+    for column, (key, title) in zip(st.columns(2), (("item_knn", "Item-kNN"), ("als", "ALS")), strict=True):
+        with column:
+            view.ranked_list(f"{title}'s top {K}", contender_top(prepared, fitted[key], user, k=K, hold_out=held),
+                             liked, score="score", key=f"rec-{key.replace('_', '-')}")
 
 books = view.shelf(prepared, user)
 st.subheader(f"The user's books ({len(books)})")

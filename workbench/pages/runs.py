@@ -1,5 +1,6 @@
-"""Runs: every retrain with its status, LF config version and key metrics; open one run (its results, its LF
-config into the editor, its files), or put two side by side (LF config diff, metric deltas, training curves)."""
+"""Runs: every retrain with its status, LF config version, key metrics and the baselines' HR@10; open one run (its
+results with intervals, its LF config into the editor, its files), or put two side by side (LF config diff,
+metric deltas with paired-bootstrap intervals, training curves)."""
 
 import streamlit as st
 
@@ -18,7 +19,8 @@ if not runs:
 
 versions = view.versions_by_key(store)
 view.runs_table(view.runs_frame(runs, registry, versions))
-st.caption("Figures are our model's on the test rows. LF config: the saved version the run used, or \"unsaved\" "
+st.caption("Figures are our model's on the test rows (HR@10 with its 95% interval), then the baselines' HR@10. "
+           "LF config: the saved version the run used, or \"unsaved\" "
            "and its hash when that config was never saved.")
 
 st.subheader("Two runs side by side")
@@ -27,7 +29,8 @@ if pair:
     cmp = view.comparison(registry, *pair)
     if not cmp.same_dataset:
         st.warning("The two runs were trained on different prepared data: their metrics are not on the same rows.")
-    view.key_metric_deltas(cmp)
+    pair = view.paired(cmp)
+    view.key_metric_deltas(cmp, pair)
     left, right = st.columns(2)
     with left:
         st.markdown(f"**LF config**, run {cmp.a.id} → run {cmp.b.id}")
@@ -35,8 +38,8 @@ if pair:
         st.markdown("**Training parameters that differ**")
         view.params_table(cmp)
     with right:
-        st.markdown("**Test metrics** (delta = B − A)")
-        view.metric_deltas_table(cmp)
+        st.markdown("**Test metrics** (delta = B − A, with its 95% interval)")
+        view.metric_deltas_table(cmp, pair)
     st.markdown("**Training curves**, both runs overlaid")
     run_views.curves_section(registry, [cmp.a.id, cmp.b.id])
 

@@ -2,9 +2,10 @@
 
 The user sets the label-model, end-model and seed-replica parameters (or keeps the defaults), presses Retrain, and
 watches the job's stages, progress and loss curves live; Cancel stops it. When it ends the page shows the test
-metrics of our model beside the seed replica, popularity, LF-only and the previous run, the label model beside
-majority vote, and the LF weights beside their empirical accuracies; or why it failed and which model is still in
-use. A refreshed or second tab re-attaches to the running job; only one job runs at a time.
+metrics of our model beside the seed replica, popularity, item-kNN, ALS, LF-only and the previous run, each with
+its 95% interval, our model's delta to each (marked "not significant" where its interval covers 0), the label
+model beside majority vote, and the LF weights beside their empirical accuracies; or why it failed and which
+model is still in use. A refreshed or second tab re-attaches to the running job; only one job runs at a time.
 """
 
 import streamlit as st
