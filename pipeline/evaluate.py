@@ -34,7 +34,7 @@ from .endmodel import Csr, UserSets, pairs_with_negatives, sample_unseen
 __all__ = [
     "COUNT_KEYS", "ClassificationRows", "RankingCases", "classification_metrics", "classification_rows",
     "compare_contenders", "popularity_scorer", "popularity_scores", "ranking_cases", "ranking_metrics",
-    "ranking_ranks",
+    "ranking_ranks", "metrics_from_ranks",
 ]
 
 LOG_LOSS_EPS = 1e-7
@@ -198,8 +198,13 @@ def ranking_metrics(score_fn: ScoreFn, cases: RankingCases, k: int = 10, *,
     """
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    return metrics_from_ranks(ranking_ranks(score_fn, cases, chunk_cases=chunk_cases), cases, k)
+
+
+def metrics_from_ranks(ranks: np.ndarray, cases: RankingCases, k: int = 10) -> dict[str, float]:
+    """`ranking_metrics` from ranks already computed by `ranking_ranks` (one scoring pass serves the metrics and
+    the bootstrap)."""
     c = len(cases.positive)
-    ranks = ranking_ranks(score_fn, cases, chunk_cases=chunk_cases)
     hit = ranks < k
     gains = np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0)
     return {f"hr@{k}": float(hit.mean()) if c else math.nan, f"ndcg@{k}": float(gains.mean()) if c else math.nan,

@@ -121,12 +121,16 @@ def recommend(prepared: PreparedData, registry, user: str | int, *, k: int = 10,
               model=None, hold_out: Iterable[int] = ()) -> pd.DataFrame:
     """rank, book_idx, title, first_author, score: the model's top k among books the user never shelved (the
     books in `hold_out` count as never shelved: they leave the user's set and join the candidates)."""
-    from pipeline import endmodel
+    from pipeline import hybrid
 
     u = resolve_user(prepared, user)
+    recorded = None
     if model is None:
-        model = endmodel.load_model(model_run(registry, run_id).artifact("model"))
-    best, scores = endmodel.Scorer(model).top_k(u, without_books(prepared.user_books_csr, u, hold_out), k)
+        run = model_run(registry, run_id)
+        model = hybrid.load_model(run.artifact("model"))
+        recorded = (run.params or {}).get("contenders")
+    scorer = hybrid.scorer_for(model, prepared, recorded)
+    best, scores = scorer.top_k(u, without_books(prepared.user_books_csr, u, hold_out), k)
     return _books_table(prepared, best, scores.round(4))
 
 

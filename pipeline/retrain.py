@@ -7,9 +7,13 @@ RunHandle that writes stage, progress, epochs, results and artifacts to the run 
   apply           the LF config on train, dev and test; snorkel's LF summary on dev
   label model     snorkel LabelModel on L_train; its report on dev beside majority vote
   labels          label-model labels on covered train rows + dev gold -> training_labels.parquet
-  train ours      the seed's architecture with its hidden layers really used; early stopping on val
-  train replica   the seed's model as written (hidden layer dropped, Adagrad)
-  evaluate        one set of test rows for every contender: ours, seed replica, popularity, LF-only
+  contenders      item-kNN and ALS (pipeline.contenders), from their cache when the data and params are unchanged
+  train ours      the hybrid (pipeline.hybrid): read ranker + like head (from the labels) + output, on val
+  train replica   the seed's model as written (hidden layer dropped, Adagrad); reused from its cache when its
+                  inputs (the labels, its params, the data) are unchanged
+  evaluate        one set of test rows for every contender: ours, seed replica, popularity, item-kNN, ALS,
+                  LF-only; a paired bootstrap over test users gives every metric and every delta (ours minus
+                  each contender, and minus the previous run's ours on the same rows) a 95% interval
 """
 
 from __future__ import annotations
@@ -28,17 +32,21 @@ from pipeline.dataset import PreparedData
 from pipeline.labelmodel import LabelModelParams
 
 # The stages of a retrain, in order (for progress displays).
-STAGES = ("features", "apply", "label model", "labels", "train ours", "train replica", "evaluate")
+STAGES = ("features", "apply", "label model", "labels", "contenders", "train ours", "train replica", "evaluate")
+REPLICA_CACHE_VERSION = 1
+EVAL_SCORES_FILE = "eval_scores.npz"
 
 
 @dataclass(frozen=True)
 class RetrainParams:
     label_model: LabelModelParams = field(default_factory=LabelModelParams)
-    end_model: dict = field(default_factory=dict)  # overrides of pipeline.endmodel.EndModelParams
+    end_model: dict = field(default_factory=dict)  # overrides of pipeline.hybrid.HybridParams (our model)
     # Overrides of the seed replica's settings (default: none, the tutorial's 30 epochs x 300 steps x 256).
     replica: dict = field(default_factory=dict)
+    contenders: dict = field(default_factory=dict)  # overrides of pipeline.contenders.ContenderParams
     eval_seed: int = 0
     ranking_negatives: int = 100
+    bootstrap_resamples: int = 1000
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,6 +75,8 @@ def retrain(run, prepared: PreparedData, config: LFConfig, params: RetrainParams
     from lfs.features import load_all_features
     from lfs.workspace import open_split
     from pipeline import endmodel
+    from pipeline.contenders import ContenderParams, fit_contenders
+    from pipeline.hybrid import HybridParams, train_hybrid
     from pipeline.labelmodel import fit_label_model, label_model_report, training_labels
 
     timer = _Timer()
@@ -101,36 +111,43 @@ def retrain(run, prepared: PreparedData, config: LFConfig, params: RetrainParams
     run.artifacts({"training_labels": str(labels_path)})
     timer.lap("labels")
 
-    csr = prepared.user_books_csr
-    n_books = len(prepared.books)
-    rng = np.random.default_rng(params.eval_seed)
-    val = prepared.splits["val"]
-    train_ex = endmodel.build_examples(labels.user_idx.to_numpy(), labels.book_idx.to_numpy(),
-                                       labels.label.to_numpy(), csr, n_books, rng=rng)
-    val_ex = endmodel.build_examples(val.user_idx.to_numpy(), val.book_idx.to_numpy(),
-                                     val.rating.to_numpy(dtype=float), csr, n_books, rng=rng)
-    models = {}
-    for key, stage, replica, overrides in (("ours", "train ours", False, params.end_model),
-                                           ("seed_replica", "train replica", True, params.replica)):
-        mp = endmodel.model_params(replica=replica, **overrides)
-        run.stage(stage, 0.0)
+    run.stage("contenders", 0.0)
+    contender_params = ContenderParams.from_dict(params.contenders)
+    contenders = fit_contenders(prepared, contender_params,
+                                progress=lambda f, detail: run.stage("contenders", f, detail))
+    timer.lap("contenders")
 
-        def on_epoch(epoch, total, logs, _key=key, _stage=stage):
-            run.epoch(_key, epoch, logs)
-            run.stage(_stage, epoch / total, f"epoch {epoch} of {total}")
+    run.stage("train ours", 0.0)
+    epochs_seen = [0]
 
-        result = endmodel.train(train_ex, val_ex, n_books, mp, replica=replica, on_epoch=on_epoch,
-                                cancel_check=run.check_cancelled)
-        models[key] = result.model
-        timer.lap(stage)
+    def on_part_epoch(part, epoch, total, logs):
+        epochs_seen[0] += 1
+        run.epoch("ours", epochs_seen[0], {k: v for k, v in logs.items() if k != "part"})
+        run.stage("train ours", None, f"{part}: epoch {epoch} (at most {total})")
+
+    ours = train_hybrid(prepared, contenders, labels, HybridParams.from_dict(params.end_model),
+                        on_epoch=on_part_epoch, cancel_check=run.check_cancelled)
     model_path = out_dir / "model.keras"
-    endmodel.save_model(models["ours"], model_path)
+    endmodel.save_model(ours.model, model_path)
     run.artifacts({"model": str(model_path)})
+    timer.lap("train ours")
+
+    run.stage("train replica", 0.0)
+    replica, reused = _replica(run, prepared, labels, params)
+    run.stage("train replica", 1.0, "reused: same labels and params as an earlier run" if reused else "")
+    timer.lap("train replica")
 
     run.stage("evaluate", 0.0)
-    metrics = evaluate_contenders(prepared, models, lm, L["test"], splits["test"].rows, params)
+    scorers = {"ours": _hybrid_scorer(ours.model, prepared, contenders, contender_params),
+               "seed_replica": endmodel.Scorer(replica)}
+    metrics, scores = evaluate_contenders(prepared, scorers | contenders, lm, L["test"], splits["test"].rows,
+                                          params)
+    scores_path = scores.save(out_dir / EVAL_SCORES_FILE)
+    previous = _previous_scores(run)
+    metrics |= compare(scores, previous, params)
+    metrics["replica_reused"] = reused
     metrics_path = out_dir / "metrics.json"
-    run.artifacts({"metrics": str(metrics_path)})
+    run.artifacts({"metrics": str(metrics_path), "eval_scores": str(scores_path)})
     timer.lap("evaluate")
     metrics["stage_seconds"] = timer.seconds
     metrics["peak_rss_mb"] = _peak_rss_mb()
@@ -149,10 +166,101 @@ def _peak_rss_mb() -> float:
     return round(max(own, children) / 1024, 1)
 
 
-def evaluate_contenders(prepared: PreparedData, models: dict, label_model, L_test: np.ndarray,
-                        test_rows: pd.DataFrame, params: RetrainParams) -> dict[str, Any]:
-    """Every contender on the same test rows: classification (seed protocol) and ranking (HR@10, NDCG@10)."""
-    from pipeline import endmodel, evaluate
+def _hybrid_scorer(model, prepared: PreparedData, contenders: dict, contender_params):
+    from pipeline.hybrid import HybridFeatures, HybridScorer
+
+    return HybridScorer(model, HybridFeatures.from_data(prepared, contenders, contender_params.max_set_size))
+
+
+def replica_key(prepared: PreparedData, labels: pd.DataFrame, params: RetrainParams) -> str:
+    """What the seed replica's weights depend on: the data, its training labels, its params and the seed of its
+    negatives. Equal keys give bit-identical models (the training is deterministic on CPU)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"version": REPLICA_CACHE_VERSION, "fingerprint": prepared.manifest.get("fingerprint"),
+                              "replica": params.replica, "eval_seed": params.eval_seed},
+                             sort_keys=True).encode())
+    for column in ("user_idx", "book_idx", "label"):
+        digest.update(np.ascontiguousarray(labels[column].to_numpy()).tobytes())
+    return digest.hexdigest()[:24]
+
+
+def _replica(run, prepared: PreparedData, labels: pd.DataFrame, params: RetrainParams):
+    """(the seed replica's model, reused?): loaded from ``<processed>/replica/`` when an earlier run trained it
+    on the same inputs, else trained (by the seed's protocol) and kept there."""
+    from pipeline import endmodel
+
+    folder = Path(prepared.path) / "replica" / f"v{REPLICA_CACHE_VERSION}"
+    path = folder / f"{replica_key(prepared, labels, params)}.keras"
+    if path.is_file():
+        try:
+            return endmodel.load_model(path), True
+        except (OSError, ValueError) as e:  # a damaged cache file is retrained, never fatal
+            run.stage("train replica", 0.0, f"cached replica unreadable ({e}): training it")
+    csr = prepared.user_books_csr
+    n_books = len(prepared.books)
+    rng = np.random.default_rng(params.eval_seed)
+    val = prepared.splits["val"]
+    train_ex = endmodel.build_examples(labels.user_idx.to_numpy(), labels.book_idx.to_numpy(),
+                                       labels.label.to_numpy(), csr, n_books, rng=rng)
+    val_ex = endmodel.build_examples(val.user_idx.to_numpy(), val.book_idx.to_numpy(),
+                                     val.rating.to_numpy(dtype=float), csr, n_books, rng=rng)
+    mp = endmodel.model_params(replica=True, **params.replica)
+
+    def on_epoch(epoch, total, logs):
+        run.epoch("seed_replica", epoch, logs)
+        run.stage("train replica", epoch / total, f"epoch {epoch} of {total}")
+
+    result = endmodel.train(train_ex, val_ex, n_books, mp, replica=True, on_epoch=on_epoch,
+                            cancel_check=run.check_cancelled)
+    try:
+        endmodel.save_model(result.model, path)
+    except OSError:  # a read-only data folder: the model is still good, just not kept
+        pass
+    return result.model, False
+
+
+def _previous_scores(run):
+    """(run id, EvalScores) of the newest succeeded run before this one that kept its test scores, or None."""
+    from pipeline.bootstrap import EvalScores
+
+    for prev in run.registry.list(status="succeeded"):
+        if prev.id >= run.id or "eval_scores" not in prev.artifacts:
+            continue
+        try:
+            return prev.id, EvalScores.load(prev.artifact("eval_scores"))
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def compare(scores, previous, params: RetrainParams) -> dict[str, Any]:
+    """The bootstrap's "ci" and "deltas" (ours minus each contender, and minus the previous run's ours when it
+    was evaluated on the same rows), "previous_run" and the bootstrap's settings."""
+    from pipeline.bootstrap import EvalScores, bootstrap
+
+    previous_run = None
+    if previous is not None and previous[1].key() == scores.key() and "ours" in previous[1].scores:
+        previous_run = previous[0]
+        scores = EvalScores(row_user=scores.row_user, y=scores.y, case_user=scores.case_user,
+                            scores={**scores.scores, "previous": previous[1].scores["ours"]},
+                            ranks={**scores.ranks, "previous": previous[1].ranks["ours"]},
+                            row_book=scores.row_book, case_positive=scores.case_positive)
+    result = bootstrap(scores, reference="ours", n_resamples=params.bootstrap_resamples, seed=params.eval_seed)
+    ci = {name: values for name, values in result["ci"].items() if name != "previous"}
+    return {"ci": ci, "deltas": result["deltas"], "previous_run": previous_run,
+            "bootstrap": {key: result[key] for key in ("n_resamples", "seed", "level", "unit")}}
+
+
+def evaluate_contenders(prepared: PreparedData, scorers: dict, label_model, L_test: np.ndarray,
+                        test_rows: pd.DataFrame, params: RetrainParams):
+    """Every contender on the same test rows: classification (seed protocol) and ranking (HR@10, NDCG@10).
+
+    scorers: name -> an object with ``bind(csr)`` (ours, the replica, item_knn, als); popularity and LF-only are
+    added here. Returns (the metrics dict, the `EvalScores` of every contender for the bootstrap)."""
+    from pipeline import evaluate
+    from pipeline.bootstrap import EvalScores
     from pipeline.labelmodel import lf_only_probabilities
 
     csr = prepared.user_books_csr
@@ -160,17 +268,24 @@ def evaluate_contenders(prepared: PreparedData, models: dict, label_model, L_tes
     rows = evaluate.classification_rows(test_rows, csr, n_books, seed=params.eval_seed)
     cases = evaluate.ranking_cases(test_rows, csr, n_books, n_negatives=params.ranking_negatives,
                                    seed=params.eval_seed)
-    score_fns = {key: endmodel.Scorer(model).bind(csr) for key, model in models.items()}
+    score_fns = {key: scorer.bind(csr) for key, scorer in scorers.items()}
     score_fns["popularity"] = evaluate.popularity_scorer(evaluate.popularity_scores(prepared))
-    results: dict[str, dict] = {
-        key: evaluate.classification_metrics(rows.y, rows.score(fn)) | evaluate.ranking_metrics(fn, cases)
-        for key, fn in score_fns.items()
-    }
+    order = ["ours", "seed_replica", "popularity", "item_knn", "als"]
+    results: dict[str, dict] = {}
+    scores, ranks = {}, {}
+    for key in sorted(score_fns, key=lambda k: order.index(k) if k in order else len(order)):
+        fn = score_fns[key]
+        scores[key] = rows.score(fn)
+        ranks[key] = evaluate.ranking_ranks(fn, cases)
+        results[key] = (evaluate.classification_metrics(rows.y, scores[key])
+                        | evaluate.metrics_from_ranks(ranks[key], cases))
     # LF-only: the label model on the labelled test rows where some LF votes (sampled negatives have no LF input).
     probs = lf_only_probabilities(label_model, L_test)
     covered = ~np.isnan(probs)
     lf_only = evaluate.classification_metrics(test_rows["rating"].to_numpy()[covered], probs[covered])
     results["lf_only"] = lf_only | {"coverage": float(covered.mean())}
+    scores["lf_only"] = np.where(rows.source_row >= 0, probs[np.maximum(rows.source_row, 0)], np.nan)
     table = evaluate.compare_contenders(results, reference="ours")
-    return {"contenders": results, "table": json.loads(table.to_json(orient="index")),
-            "test_rows": int(len(rows)), "ranking_cases": int(len(cases.positive))}
+    metrics = {"contenders": results, "table": json.loads(table.to_json(orient="index")),
+               "test_rows": int(len(rows)), "ranking_cases": int(len(cases.positive))}
+    return metrics, EvalScores.from_evaluation(rows, cases, scores=scores, ranks=ranks)

@@ -13,7 +13,22 @@ import sys
 import time
 from pathlib import Path
 
-# flag -> (RetrainParams section, field, type, help)
+
+class LayerSizesError(ValueError, argparse.ArgumentTypeError):
+    """A bad list of layer sizes: a ValueError, which argparse shows with its own message."""
+
+
+def layer_sizes(text: str) -> tuple[int, ...]:
+    """Layer sizes separated by commas, "64,32" -> (64, 32); empty: () (no hidden layer). The parser of
+    --hidden and --like-hidden and of the Train page's layer fields; HybridParams checks the sizes."""
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise LayerSizesError(f"expected layer sizes separated by commas, like 64,32; got {text!r}") from None
+
+
+# flag -> (field, type, help): LABEL_MODEL_FLAGS set LabelModelParams, END_MODEL_FLAGS the overrides of our
+# model's pipeline.hybrid.HybridParams (RetrainParams.end_model); the Train page builds its form from them
 LABEL_MODEL_FLAGS = {
     "--lm-epochs": ("n_epochs", int, "label model epochs (default 5000, as the seed)"),
     "--lm-lr": ("lr", float, "label model learning rate (default 0.01)"),
@@ -22,13 +37,19 @@ LABEL_MODEL_FLAGS = {
     "--class-balance": ("class_balance", str, "'learned' from the LF votes (default) or 'dev' (dev's positive share)"),
 }
 END_MODEL_FLAGS = {
-    "--epochs": ("epochs", int, "end model: most epochs (early stopping on val)"),
-    "--embed-dim": ("embed_dim", int, "end model: embedding size"),
-    "--hidden": ("hidden", lambda s: tuple(int(x) for x in s.split(",") if x), "end model: hidden sizes, e.g. 64,32"),
-    "--learning-rate": ("learning_rate", float, "end model: learning rate"),
-    "--batch-size": ("batch_size", int, "end model: batch size"),
-    "--patience": ("patience", int, "end model: early-stopping patience in epochs"),
-    "--model-seed": ("seed", int, "end model: seed"),
+    "--hidden": ("hidden", layer_sizes,
+                 "end model: hidden layer sizes of the read ranker (the MLP over read features), e.g. 64,32"),
+    "--like-hidden": ("like_hidden", layer_sizes,
+                      "end model: hidden layer sizes of the like head (the MLP that tells liked from read), e.g. 32"),
+    "--negatives": ("negatives", int, "end model: unseen books per liked val book in the read ranker's softmax "
+                                      "(and per positive in the output's fit)"),
+    "--learning-rate": ("learning_rate", float, "end model: Adam learning rate of the read ranker and the like head"),
+    "--batch-size": ("batch_size", int, "end model: batch size (read ranker: cases of 1 + negatives books; like "
+                                        "head: rows)"),
+    "--epochs": ("epochs", int, "end model: most epochs of the read ranker and of the like head (each stops early "
+                                "on held-out rows)"),
+    "--patience": ("patience", int, "end model: early-stopping patience in epochs, per part"),
+    "--model-seed": ("seed", int, "end model: seed (initial weights, sampled negatives, early-stopping users)"),
 }
 
 
@@ -37,7 +58,8 @@ def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="LF config (TOML; default: the seed's five LFs in lfs/default.toml)")
     for flag, (_, kind, text) in {**LABEL_MODEL_FLAGS, **END_MODEL_FLAGS}.items():
-        parser.add_argument(flag, type=kind, default=None, help=text)
+        parser.add_argument(flag, type=kind, default=None, help=text,
+                            metavar="SIZES" if kind is layer_sizes else None)
     parser.add_argument("--soft-labels", action="store_true", help="train on label-model probabilities")
     parser.add_argument("--replica-steps", type=int, default=None, metavar="N",
                         help="seed replica: steps per epoch (default: the tutorial's 300)")
@@ -54,10 +76,9 @@ def retrain_params(args: argparse.Namespace):
     from pipeline.labelmodel import LabelModelParams
     from pipeline.retrain import RetrainParams
 
-    lm = {field: getattr(args, flag[2:].replace("-", "_")) for flag, (field, _, _) in LABEL_MODEL_FLAGS.items()}
-    lm = {k: v for k, v in lm.items() if v is not None}
-    end = {field: getattr(args, flag[2:].replace("-", "_")) for flag, (field, _, _) in END_MODEL_FLAGS.items()}
-    end = {k: v for k, v in end.items() if v is not None}
+    lm = flag_overrides(args, LABEL_MODEL_FLAGS)
+    end = flag_overrides(args, END_MODEL_FLAGS)
+    check_end_model(end)
     replica = {}
     if args.replica_steps is not None:  # validation steps keep the tutorial's ratio (40 per 300)
         replica |= {"steps_per_epoch": args.replica_steps, "validation_steps": max(1, args.replica_steps * 40 // 300)}
@@ -65,6 +86,26 @@ def retrain_params(args: argparse.Namespace):
         replica["epochs"] = args.replica_epochs
     return RetrainParams(label_model=LabelModelParams(soft_labels=args.soft_labels, **lm), end_model=end,
                          replica=replica, eval_seed=args.eval_seed)
+
+
+def flag_overrides(args: argparse.Namespace, flags: dict) -> dict:
+    """{field: value} of the `flags` given (not None) in `args`."""
+    values = {field: getattr(args, flag[2:].replace("-", "_")) for flag, (field, _, _) in flags.items()}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def check_end_model(overrides: dict) -> None:
+    """Validate end-model overrides with HybridParams.from_dict; a bad value is a ValueError naming its flag
+    and field, e.g. "--negatives: HybridParams.negatives: expected an integer >= 1, got 0"."""
+    from pipeline.hybrid import HybridParams
+
+    flag_of = {field: flag for flag, (field, _, _) in END_MODEL_FLAGS.items()}
+    for field, value in overrides.items():  # one at a time, to name the flag
+        try:
+            HybridParams.from_dict({field: value})
+        except ValueError as e:
+            raise ValueError(f"{flag_of.get(field, field)}: {e}") from None
+    HybridParams.from_dict(overrides)
 
 
 def run_retrain(args: argparse.Namespace) -> int:

@@ -12,8 +12,10 @@ import time
 import pytest
 
 from pipeline import jobs
+from pipeline.hybrid import HybridParams
 from pipeline.prepare import MANIFEST_FILE
 from pipeline.registry import DIED_MESSAGE, Registry
+from pipeline.retrain_cli import END_MODEL_FLAGS
 from tests.interval_fixtures import hand_metrics, old_metrics, record_run
 from tests.jobfixtures import JOB_COMMAND
 from workbench import nav, state
@@ -98,7 +100,33 @@ def test_page_loads_without_runs(apptest, registry):
     assert at.button(key="retrain").label == "Retrain"
     assert "No retrain yet" in texts(at) and not status_of(at)
     assert at.number_input(key="train-lm-n_epochs").value == 5000  # LabelModelParams' default
-    assert at.number_input(key="train-replica-steps").value == 300 and at.text_input(key="train-end-hidden").value
+    assert at.number_input(key="train-replica-steps").value == 300
+    ours = HybridParams()  # the End model fields: one per END_MODEL_FLAGS entry, HybridParams' defaults
+    assert at.text_input(key="train-end-hidden").value == ",".join(map(str, ours.hidden))
+    assert at.text_input(key="train-end-like_hidden").value == ",".join(map(str, ours.like_hidden))
+    for field in ("negatives", "learning_rate", "batch_size", "epochs", "patience", "seed"):
+        assert at.number_input(key=f"train-end-{field}").value == getattr(ours, field), field
+    end_keys = {w.key for kind in ("text_input", "number_input") for w in getattr(at, kind)
+                if w.key.startswith("train-end-")}
+    assert end_keys == {f"train-end-{field}" for field, _, _ in END_MODEL_FLAGS.values()}
+    assert registry.list() == []
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("train-end-hidden", "64,x", "End model · read ranker layers: expected layer sizes separated by commas, "
+                                 "like 64,32; got '64,x'"),
+    ("train-end-like_hidden", "16,0", "End model · HybridParams.like_hidden: expected a list of layer sizes >= 1"),
+    ("train-end-negatives", 0, "End model · HybridParams.negatives: expected an integer >= 1, got 0"),
+])
+def test_a_bad_end_model_value_is_an_error_naming_the_field_and_starts_nothing(apptest, registry, key, value,
+                                                                                 message):
+    at = open_train(apptest)
+    widget = at.text_input(key=key) if isinstance(value, str) else at.number_input(key=key)
+    widget.set_value(value)
+    at.button(key="retrain").click().run()
+    assert not at.exception, at.exception
+    shown = [re.sub(r"\\(.)", r"\1", e.value) for e in at.error]  # the message is Markdown-escaped
+    assert any(e.startswith("Not started: ") and message in e for e in shown), shown
     assert registry.list() == []
 
 

@@ -31,21 +31,51 @@ def test_retrain_runs_every_stage_and_records_the_run(trained, capsys):
     registry = Registry.for_data(data)
     run = registry.current_model()
     assert run is not None and run.status == "succeeded" and run.note == "e2e"
-    for key in ("training_labels", "model", "metrics"):
+    for key in ("training_labels", "model", "metrics", "eval_scores"):
         assert run.artifact(key).exists(), key
     results = registry.results(run.id)
     assert set(results) >= {"lf_summary", "label_model", "metrics"}
     metrics = results["metrics"]
-    assert set(metrics["contenders"]) == {"ours", "seed_replica", "popularity", "lf_only"}
-    for name in ("ours", "seed_replica", "popularity"):
+    assert set(metrics["contenders"]) == {"ours", "seed_replica", "popularity", "item_knn", "als", "lf_only"}
+    for name in ("ours", "seed_replica", "popularity", "item_knn", "als"):
         for key in ("f1", "roc_auc", "log_loss", "hr@10", "ndcg@10"):
             assert key in metrics["contenders"][name], (name, key)
-    assert set(metrics["stage_seconds"]) >= {"features", "apply", "label model", "train ours", "evaluate"}
+        for key in ("f1", "roc_auc", "hr@10", "ndcg@10"):
+            assert len(metrics["ci"][name][key]) == 2, (name, key)
+    for name in ("seed_replica", "popularity", "item_knn", "als", "lf_only"):
+        delta = metrics["deltas"][name]["f1"]
+        assert delta["delta"] == pytest.approx(metrics["contenders"]["ours"]["f1"] - metrics["contenders"][name]["f1"])
+        lo, hi = delta["ci"]
+        assert lo <= hi and delta["significant"] == (lo > 0 or hi < 0)
+    assert metrics["previous_run"] is None and "previous" not in metrics["deltas"]
+    assert metrics["bootstrap"] == {"n_resamples": 1000, "seed": 0, "level": 0.95, "unit": "user"}
+    assert metrics["replica_reused"] is False
+    assert set(metrics["stage_seconds"]) >= {"features", "apply", "label model", "contenders", "train ours",
+                                             "train replica", "evaluate"}
     epochs = registry.epochs(run.id)
     assert set(epochs["model"]) == {"ours", "seed_replica"}
     labels = pd.read_parquet(run.artifact("training_labels"))
     assert set(labels.source) == {"label_model", "dev"}
     assert json.loads(run.artifact("metrics").read_text())["test_rows"] == metrics["test_rows"]
+
+
+@pytest.mark.slow
+def test_a_second_run_reuses_the_caches_and_compares_with_the_first(trained, capsys):
+    data, code = trained
+    assert code == 0
+    first = Registry.for_data(data).current_model()
+    capsys.readouterr()
+    assert main(["retrain", "--data", str(data), *FAST, "--json", "--note", "again"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    # the same LF config gives the same labels: the replica comes from its cache, the contenders from theirs,
+    # and every metric equals the first run's (the training is deterministic)
+    assert metrics["replica_reused"] is True
+    assert metrics["previous_run"] == first.id
+    before = Registry.for_data(data).results(first.id)["metrics"]
+    for name in ("ours", "seed_replica", "item_knn", "als"):
+        assert metrics["contenders"][name]["hr@10"] == pytest.approx(before["contenders"][name]["hr@10"]), name
+    same = metrics["deltas"]["previous"]["hr@10"]
+    assert same["delta"] == pytest.approx(0.0) and same["significant"] is False
 
 
 @pytest.mark.slow

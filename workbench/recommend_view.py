@@ -60,7 +60,7 @@ def pick_user(prepared: PreparedData, fingerprint: str) -> int | None:
 @st.cache_resource(max_entries=2, show_spinner="Loading the model…")
 def _model(run_id: int, path: str, mtime_ns: int):  # noqa: ARG001 (the run and file version key the cache)
     """A run's Keras model, read-only and shared: loaded once per run (and file version)."""
-    from pipeline.endmodel import load_model
+    from pipeline.hybrid import load_model
 
     return load_model(path)
 

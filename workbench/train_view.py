@@ -19,17 +19,19 @@ import streamlit as st
 
 from lfs.config import LFConfig, dumps_config
 from pipeline import endmodel, jobs
+from pipeline.hybrid import HybridParams
 from pipeline.labelmodel import CLASS_BALANCE, LabelModelParams
 from pipeline.registry import Registry, Run, RunInProgress, RunNotFound
 from pipeline.retrain import STAGES, RetrainParams
-from pipeline.retrain_cli import END_MODEL_FLAGS, LABEL_MODEL_FLAGS, retrain_params
+from pipeline.retrain_cli import END_MODEL_FLAGS, LABEL_MODEL_FLAGS, flag_overrides, layer_sizes, retrain_params
 from pipeline.runs_cli import fmt_time
 from workbench import context, render, run_views, state
 
 POLL_SECONDS = 1.0
 LABELS = {"n_epochs": "epochs", "lr": "learning rate", "l2": "L2 regularisation", "class_balance": "class balance",
-          "seed": "seed", "epochs": "most epochs", "embed_dim": "embedding size", "hidden": "hidden layers",
-          "learning_rate": "learning rate", "batch_size": "batch size", "patience": "early-stopping patience"}
+          "seed": "seed", "hidden": "read ranker layers", "like_hidden": "like head layers",
+          "negatives": "negatives per liked book", "learning_rate": "learning rate", "batch_size": "batch size",
+          "epochs": "most epochs", "patience": "early-stopping patience"}
 FLOAT_STEPS = {"lr": 0.001, "l2": 0.001, "learning_rate": 0.0001}
 
 
@@ -48,7 +50,7 @@ def _input(field: str, default, help_text: str, key: str):
     label = LABELS.get(field, field)
     if field == "class_balance":
         return st.selectbox(label, CLASS_BALANCE, index=CLASS_BALANCE.index(default), help=help_text, key=key)
-    if field == "hidden":
+    if isinstance(default, tuple):  # layer sizes
         return st.text_input(label, ",".join(str(n) for n in default), help=help_text + " (empty: none)", key=key)
     if isinstance(default, float):
         return st.number_input(label, min_value=0.0, value=default, step=FLOAT_STEPS.get(field, 0.001),
@@ -69,7 +71,7 @@ def _section(flags: dict, defaults, prefix: str) -> dict:
 def params_form() -> RetrainRequest | None:
     """The parameter form (defaults from the dataclasses) and its Retrain button; the request when pressed with
     valid parameters, else None (invalid ones are shown as an error naming the field)."""
-    lm_defaults, end_defaults = LabelModelParams(), endmodel.DEFAULT_PARAMS
+    lm_defaults, end_defaults = LabelModelParams(), HybridParams()
     with st.form("retrain-form", border=False):
         left, middle, right = st.columns(3)
         with left.expander("Label model"):
@@ -99,22 +101,25 @@ def _params(values: dict, soft: bool, steps: int, epochs: int) -> RetrainParams:
     the defaults are recorded, so runs from the page and from the command line compare field by field."""
     args = {}
     for dest, (field, value, default) in values.items():
-        if field == "hidden":
+        if isinstance(default, tuple):  # layer sizes, parsed as the command line parses them
             try:
-                value = END_MODEL_FLAGS["--hidden"][1](value)
-            except ValueError:
-                raise ValueError(f"End model · hidden layers: expected sizes separated by commas, like 64,32; "
-                                 f"got {value!r}") from None
+                value = layer_sizes(value)
+            except ValueError as e:
+                raise ValueError(f"End model · {LABELS.get(field, field)}: {e}") from None
         args[dest] = None if value == default else value
     replica_steps = None if steps == endmodel.SEED_STEPS_PER_EPOCH else int(steps)
     replica_epochs = None if epochs == endmodel.SEED_EPOCHS else int(epochs)
-    params = retrain_params(argparse.Namespace(**args, soft_labels=soft, replica_steps=replica_steps,
-                                               replica_epochs=replica_epochs, eval_seed=0))
-    for what, replica, overrides in (("End model", False, params.end_model), ("Seed replica", True, params.replica)):
-        try:
-            endmodel.model_params(replica=replica, **overrides)
-        except ValueError as e:
-            raise ValueError(f"{what} · {e}") from None
+    flags = argparse.Namespace(**args, soft_labels=soft, replica_steps=replica_steps, replica_epochs=replica_epochs,
+                               eval_seed=0)
+    try:
+        HybridParams.from_dict(flag_overrides(flags, END_MODEL_FLAGS))
+    except ValueError as e:
+        raise ValueError(f"End model · {e}") from None
+    params = retrain_params(flags)
+    try:
+        endmodel.model_params(replica=True, **params.replica)
+    except ValueError as e:
+        raise ValueError(f"Seed replica · {e}") from None
     return params
 
 

@@ -1,0 +1,106 @@
+"""The retrain flags of our model (pipeline.retrain_cli.END_MODEL_FLAGS, overrides of pipeline.hybrid.HybridParams)
+and the Train page's parameters built from the same table: parsing, validation naming the flag or field."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.hybrid import HybridParams
+from pipeline.labelmodel import LabelModelParams
+from pipeline.registry import Registry
+from pipeline.retrain_cli import END_MODEL_FLAGS, LABEL_MODEL_FLAGS, add_retrain_arguments, layer_sizes, retrain_params
+
+FLAGS = {"--hidden": "hidden", "--like-hidden": "like_hidden", "--negatives": "negatives",
+         "--learning-rate": "learning_rate", "--batch-size": "batch_size", "--epochs": "epochs",
+         "--patience": "patience", "--model-seed": "seed"}
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_retrain_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_end_model_flags_are_the_hybrid_fields():
+    assert {flag: field for flag, (field, _, _) in END_MODEL_FLAGS.items()} == FLAGS
+    assert set(FLAGS.values()) == {f.name for f in fields(HybridParams)} - {"max_set_size"}
+    assert all(text.startswith("end model: ") for _, _, text in END_MODEL_FLAGS.values())
+
+
+def test_layer_sizes_parse_like_the_old_hidden_flag():
+    assert layer_sizes("64,32") == (64, 32) and layer_sizes("64, 32,") == (64, 32) and layer_sizes("") == ()
+    with pytest.raises(ValueError, match=r"^expected layer sizes separated by commas, like 64,32; got '6x'$"):
+        layer_sizes("6x")
+
+
+def test_flags_become_validated_end_model_overrides():
+    args = parse("--hidden", "64,32", "--like-hidden", "16", "--negatives", "5", "--learning-rate", "0.01",
+                 "--batch-size", "128", "--epochs", "4", "--patience", "0", "--model-seed", "7")
+    params = retrain_params(args)
+    expected = {"hidden": (64, 32), "like_hidden": (16,), "negatives": 5, "learning_rate": 0.01, "batch_size": 128,
+                "epochs": 4, "patience": 0, "seed": 7}
+    assert params.end_model == expected
+    assert HybridParams.from_dict(params.end_model) == HybridParams(**expected)
+    assert retrain_params(parse()).end_model == {}  # only what was given is recorded
+    assert retrain_params(parse("--like-hidden", "")).end_model == {"like_hidden": ()}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--negatives", "0"], "--negatives: HybridParams.negatives: expected an integer >= 1, got 0"),
+    (["--hidden", "64,0"], "--hidden: HybridParams.hidden: expected a list of layer sizes >= 1, got (64, 0)"),
+    (["--learning-rate", "0"], "--learning-rate: HybridParams.learning_rate: expected a positive finite number"),
+    (["--model-seed", "-1"], "--model-seed: HybridParams.seed: expected an integer >= 0, got -1"),
+])
+def test_a_bad_flag_value_is_a_value_error_naming_flag_and_field(argv, message):
+    with pytest.raises(ValueError) as caught:
+        retrain_params(parse(*argv))
+    assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--hidden", "64,x"], "argument --hidden: expected layer sizes separated by commas, like 64,32; got '64,x'"),
+    (["--embed-dim", "8"], "unrecognized arguments: --embed-dim 8"),  # fields of the old end model are gone
+    (["--optimizer", "adam"], "unrecognized arguments: --optimizer adam"),
+])
+def test_unparseable_or_removed_flags_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as caught:
+        parse(*argv)
+    assert caught.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_cli_refuses_a_bad_value_before_starting_a_job(tmp_path, capsys):
+    assert main(["retrain", "--data", str(tmp_path), "--patience", "-1"]) == 2
+    assert "error: --patience: HybridParams.patience: expected an integer >= 0, got -1" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() or Registry.for_data(tmp_path).list() == []
+
+
+def test_the_train_page_builds_the_same_params_from_its_fields():
+    from workbench.train_view import _params
+
+    defaults, lm = HybridParams(), LabelModelParams()
+    values = {flag[2:].replace("-", "_"): (field, getattr(params, field), getattr(params, field))
+              for flags, params in ((LABEL_MODEL_FLAGS, lm), (END_MODEL_FLAGS, defaults))
+              for flag, (field, _, _) in flags.items()}  # {dest: (field, value, default)}, as params_form
+    for dest in ("hidden", "like_hidden"):  # the page's layer fields are text
+        field, value, default = values[dest]
+        values[dest] = (field, ",".join(map(str, value)), default)
+    values["like_hidden"] = ("like_hidden", "16, 8", defaults.like_hidden)
+    values["negatives"] = ("negatives", 5, defaults.negatives)
+    params = _params(values, False, 300, 30)
+    assert params.end_model == {"like_hidden": (16, 8), "negatives": 5}
+    assert params == retrain_params(parse("--like-hidden", "16,8", "--negatives", "5"))
+
+    values["negatives"] = ("negatives", 0, defaults.negatives)
+    with pytest.raises(ValueError, match=r"^End model · HybridParams\.negatives: expected an integer >= 1, got 0$"):
+        _params(values, False, 300, 30)
+    values["negatives"] = ("negatives", 5, defaults.negatives)
+    values["hidden"] = ("hidden", "32;32", defaults.hidden)
+    with pytest.raises(ValueError, match=r"^End model · read ranker layers: expected layer sizes separated by "):
+        _params(values, False, 300, 30)
+    values["hidden"] = ("hidden", "32,32", defaults.hidden)
+    with pytest.raises(ValueError, match=r"^Seed replica · "):
+        _params(values, False, 0, 30)
