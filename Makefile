@@ -33,12 +33,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-# Seed-scale benchmarks (about 17 minutes): data pipeline, LF engine, retrain, UI latency, sharing one data folder.
+# Seed-scale benchmarks (about 30 minutes): data pipeline, LF engine, retrain, LF loop, UI latency, on one data folder.
 BENCH ?= data/bench
 bench: $(STAMP)
 	$(PY) bench/data_pipeline.py --work $(BENCH)
 	$(PY) bench/lf_engine.py --processed $(BENCH)/processed
 	$(PY) bench/retrain.py --data $(BENCH)
+	$(PY) bench/lf_loop.py --data $(BENCH)
 	$(PY) bench/ui_latency.py --data $(BENCH)
 
 clean-venv:
