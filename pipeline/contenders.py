@@ -65,7 +65,7 @@ import numpy as np
 from scipy import sparse
 
 from .dataset import PreparedData
-from .endmodel import Csr, UserSets, cap_sets
+from .endmodel import Csr, cap_sets, scoring_pairs, top_unseen
 from .files import write_atomic
 
 __all__ = [
@@ -239,16 +239,7 @@ class Contender:
         state = self._bind_state(capped)
 
         def score_fn(user_idx: np.ndarray, book_idx: np.ndarray, held_out: np.ndarray | None = None) -> np.ndarray:
-            users = np.asarray(user_idx, dtype=np.int64)
-            books = np.asarray(book_idx, dtype=np.int64)
-            held = books if held_out is None else np.asarray(held_out, dtype=np.int64)
-            if not (users.shape == books.shape == held.shape) or users.ndim != 1:
-                raise ValueError("user_idx, book_idx and held_out must be 1-d of one length")
-            if len(users) and (users.min() < 0 or users.max() >= n_users):
-                raise ValueError(f"user_idx must lie in 0..{n_users - 1}")
-            if len(books) and (books.min() < 0 or books.max() >= n_books or held.min() < -1
-                               or held.max() >= n_books):
-                raise ValueError(f"book_idx and held_out must lie in 0..{n_books - 1} (held_out -1: none)")
+            users, books, held = scoring_pairs(user_idx, book_idx, held_out, n_users, n_books)
             return self._squash(self._preference(state, users, books, held))
 
         return score_fn
@@ -276,12 +267,7 @@ class Contender:
         book_idx, scores : ndarray
             Best first, ties by book_idx (as `endmodel.Scorer.top_k`).
         """
-        sets = UserSets(csr, self.n_books_)
-        books = np.arange(self.n_books_)
-        unseen = books[sets.count(np.full(self.n_books_, user), books) == 0]
-        scores = self.bind(csr)(np.full(len(unseen), user), unseen, np.full(len(unseen), -1))
-        order = np.lexsort((unseen, -scores))[:k]
-        return unseen[order], scores[order]
+        return top_unseen(self.bind(csr), user, csr, self.n_books_, k)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(params={self.params!r}, from_cache={self.from_cache})"

@@ -80,7 +80,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PARAMS", "EndModelParams", "Examples", "LabelledPairs", "SEED_REPLICA", "Scorer", "TrainResult",
     "UserSets", "build_examples", "build_model", "cap_sets", "load_model", "model_params", "padded_sets",
-    "pairs_with_negatives", "replica_params", "sample_unseen", "save_model", "train",
+    "pairs_with_negatives", "replica_params", "sample_unseen", "save_model", "scoring_pairs", "top_unseen", "train",
 ]
 
 OPTIMIZERS = ("adam", "adagrad")
@@ -683,6 +683,34 @@ _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def scoring_pairs(user_idx, book_idx, held_out, n_users: int, n_books: int) -> tuple[np.ndarray, ...]:
+    """The (users, books, held) int64 arrays of one ``score_fn(user_idx, book_idx, held_out=None)`` call, checked:
+    1-d of one length, users in 0..n_users-1, books in 0..n_books-1, held-out books too or -1 (none); held_out
+    None means each candidate is its own held-out book. A bad call is a ValueError saying which."""
+    users = np.asarray(user_idx, dtype=np.int64)
+    books = np.asarray(book_idx, dtype=np.int64)
+    held = books if held_out is None else np.asarray(held_out, dtype=np.int64)
+    if not (users.shape == books.shape == held.shape) or users.ndim != 1:
+        raise ValueError("user_idx, book_idx and held_out must be 1-d of one length")
+    if len(users) and (users.min() < 0 or users.max() >= n_users):
+        raise ValueError(f"user_idx must lie in 0..{n_users - 1}")
+    if len(books) and (books.min() < 0 or books.max() >= n_books or held.min() < -1 or held.max() >= n_books):
+        raise ValueError(f"book_idx and held_out must lie in 0..{n_books - 1} (held_out -1: none)")
+    return users, books, held
+
+
+def top_unseen(score_fn: Callable[..., np.ndarray], user: int, csr: Csr, n_books: int,
+               k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k books the user never shelved (in `csr`) that `score_fn` (bound to `csr`) scores highest, nothing
+    held out: (book_idx, score), best first, ties by book_idx. One definition for every scorer's top_k."""
+    sets = UserSets(csr, n_books)
+    books = np.arange(n_books)
+    unseen = books[sets.count(np.full(n_books, user), books) == 0]
+    scores = score_fn(np.full(len(unseen), user), unseen, np.full(len(unseen), -1))
+    order = np.lexsort((unseen, -scores))[:k]
+    return unseen[order], scores[order]
+
+
 class Scorer:
     """Scores (user, candidate) pairs with the model's weights in numpy, without padded matrices.
 
@@ -742,15 +770,7 @@ class Scorer:
         lengths = sets.lengths.astype(np.float64)
 
         def score_fn(user_idx: np.ndarray, book_idx: np.ndarray, held_out: np.ndarray | None = None) -> np.ndarray:
-            users = np.asarray(user_idx, dtype=np.int64)
-            books = np.asarray(book_idx, dtype=np.int64)
-            held = books if held_out is None else np.asarray(held_out, dtype=np.int64)
-            if not (users.shape == books.shape == held.shape) or users.ndim != 1:
-                raise ValueError("user_idx, book_idx and held_out must be 1-d of one length")
-            if len(users) and (users.min() < 0 or users.max() >= n_users):
-                raise ValueError(f"user_idx must lie in 0..{n_users - 1}")
-            if len(books) and (books.min() < 0 or books.max() >= self.n_books_ or held.max() >= self.n_books_):
-                raise ValueError(f"book_idx and held_out must lie in 0..{self.n_books_ - 1} (held_out -1: none)")
+            users, books, held = scoring_pairs(user_idx, book_idx, held_out, n_users, self.n_books_)
             out = np.empty(len(users), dtype=np.float64)
             for start in range(0, len(users), chunk):
                 u, b, h = users[start:start + chunk], books[start:start + chunk], held[start:start + chunk]

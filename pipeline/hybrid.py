@@ -39,7 +39,7 @@ import pandas as pd
 
 from .contenders import ALS, ItemKNN
 from .dataset import PreparedData
-from .endmodel import Csr, UserSets, _keras, cap_sets, sample_unseen
+from .endmodel import Csr, UserSets, _keras, cap_sets, sample_unseen, scoring_pairs, top_unseen
 
 __all__ = ["HYBRID_NAME", "HybridFeatures", "HybridParams", "HybridScorer", "READ_FEATURES", "LIKE_FEATURES",
            "train_hybrid"]
@@ -416,11 +416,10 @@ class HybridScorer:
 
     def bind(self, csr: Csr, *, chunk: int = 1 << 17) -> Callable[..., np.ndarray]:
         feats = self.features.bind(csr)
+        n_users = len(csr[0]) - 1
 
         def score_fn(user_idx: np.ndarray, book_idx: np.ndarray, held_out: np.ndarray | None = None) -> np.ndarray:
-            users = np.asarray(user_idx, dtype=np.int64)
-            books = np.asarray(book_idx, dtype=np.int64)
-            held = books if held_out is None else np.asarray(held_out, dtype=np.int64)
+            users, books, held = scoring_pairs(user_idx, book_idx, held_out, n_users, self.n_books_)
             out = np.empty(len(users), dtype=np.float64)
             for start in range(0, len(users), chunk):
                 sl = slice(start, start + chunk)
@@ -433,12 +432,7 @@ class HybridScorer:
     def top_k(self, user: int, csr: Csr, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The k books the user never shelved that score highest: (book_idx, probability), best first, ties by
         book_idx."""
-        sets = UserSets(csr, self.n_books_)
-        books = np.arange(self.n_books_)
-        unseen = books[sets.count(np.full(self.n_books_, user), books) == 0]
-        scores = self.bind(csr)(np.full(len(unseen), user), unseen, np.full(len(unseen), -1))
-        order = np.lexsort((unseen, -scores))[:k]
-        return unseen[order], scores[order]
+        return top_unseen(self.bind(csr), user, csr, self.n_books_, k)
 
 
 def is_hybrid(model) -> bool:

@@ -99,7 +99,12 @@ def test_two_runs_side_by_side(apptest, workbench_data):
     ours = {run_id: registry.results(run_id)["metrics"]["contenders"]["ours"] for run_id in (1, 2)}
     cards = {m.label: m for m in at.metric if "· run 2" in m.label}
     assert cards["F1 · run 2"].value == f"{ours[2]['f1']:.4f}"
-    assert cards["F1 · run 2"].delta == f"{ours[2]['f1'] - ours[1]['f1']:+.4f}"
+    # both runs kept their test scores, so the card carries the paired bootstrap's verdict when it covers 0
+    value, *mark = cards["F1 · run 2"].delta.split(" · ")
+    assert value == f"{ours[2]['f1'] - ours[1]['f1']:+.4f}"
+    assert mark in ([], ["not significant"])
+    if ours[2]["f1"] == ours[1]["f1"]:
+        assert mark == ["not significant"]
     deltas = next(d.value for d in at.dataframe if "delta" in d.value.columns)
     row = deltas.set_index("metric").loc["our model · ROC-AUC"]
     assert math.isclose(row["delta"], ours[2]["roc_auc"] - ours[1]["roc_auc"])
