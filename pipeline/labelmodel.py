@@ -45,10 +45,17 @@ class LabelModelParams:
         return asdict(self)
 
 
-def fit_label_model(L_train: np.ndarray, params: LabelModelParams, y_dev: np.ndarray | None = None):
-    """A fitted snorkel LabelModel (seeded: same L and params, same model)."""
-    from snorkel.labeling.model import LabelModel
+MIN_LABEL_MODEL_LFS = 3
+"""snorkel's LabelModel needs at least this many LFs; with fewer, snorkel's majority vote stands in."""
 
+
+def fit_label_model(L_train: np.ndarray, params: LabelModelParams, y_dev: np.ndarray | None = None):
+    """A fitted snorkel LabelModel (seeded: same L and params, same model), or, with fewer than
+    MIN_LABEL_MODEL_LFS LFs (which LabelModel refuses), snorkel's MajorityLabelVoter in its place."""
+    from snorkel.labeling.model import LabelModel, MajorityLabelVoter
+
+    if L_train.shape[1] < MIN_LABEL_MODEL_LFS:
+        return MajorityLabelVoter(cardinality=2, verbose=False)
     balance = None
     if params.class_balance == "dev":
         if y_dev is None or not len(y_dev):
@@ -83,12 +90,18 @@ def label_model_report(model, L_dev: np.ndarray, y_dev: np.ndarray, lf_names: li
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lm_pred = model.predict(L_dev, tie_break_policy="abstain")
-    return {
+    learned = hasattr(model, "get_weights")  # a MajorityLabelVoter (too few LFs) learns no weights
+    weights = model.get_weights() if learned else [None] * len(lf_names)
+    report = {
         "label_model": _scores(lm_pred, y),
         "majority_vote": _scores(majority_vote(L_dev), y),
-        "weights": [{"lf": name, "learned_weight": float(w), "emp_acc": float(a)}
-                    for name, w, a in zip(lf_names, model.get_weights(), emp_acc, strict=True)],
+        "weights": [{"lf": name, "learned_weight": None if w is None else float(w), "emp_acc": float(a)}
+                    for name, w, a in zip(lf_names, weights, emp_acc, strict=True)],
     }
+    if not learned:
+        report["note"] = (f"{len(lf_names)} enabled LF(s): snorkel's LabelModel needs at least "
+                          f"{MIN_LABEL_MODEL_LFS}, so majority vote made the training labels")
+    return report
 
 
 def training_labels(train_rows: pd.DataFrame, L_train: np.ndarray, model, dev_rows: pd.DataFrame, *,

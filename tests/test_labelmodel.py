@@ -83,3 +83,22 @@ def test_lf_only_is_nan_where_every_lf_abstains():
     probs = lf_only_probabilities(model, L)
     assert np.isnan(probs[(L == -1).all(axis=1)]).all()
     assert not np.isnan(probs[(L != -1).any(axis=1)]).any()
+
+
+def test_two_lfs_fall_back_to_majority_vote_with_a_note():
+    """snorkel's LabelModel refuses fewer than 3 LFs; a config of two still makes labels, by majority vote."""
+    L, y = _votes()
+    L2 = L[:, :2]
+    model = fit_label_model(L2, LabelModelParams(n_epochs=300))
+    report = label_model_report(model, L2, y, ["a", "b"], [0.85, 0.75])
+    assert report["label_model"] == report["majority_vote"]
+    assert [w["learned_weight"] for w in report["weights"]] == [None, None]
+    assert "majority vote made the training labels" in report["note"]
+    train = pd.DataFrame({"user_idx": np.arange(len(L2)), "book_idx": np.arange(len(L2))})
+    dev = pd.DataFrame({"user_idx": [0], "book_idx": [0], "rating": [1]})
+    labels = training_labels(train, L2, model, dev)
+    covered = (L2 != -1).any(axis=1)
+    weak = labels[labels.source == "label_model"]
+    assert len(weak) <= covered.sum() and set(weak.label) <= {0.0, 1.0}
+    probs = lf_only_probabilities(model, L2)
+    assert np.isnan(probs[~covered]).all()

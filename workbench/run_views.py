@@ -124,6 +124,8 @@ def label_model_section(registry: Registry, run: Run) -> None:
                    column_config={"coverage": st.column_config.NumberColumn(format="percent")})
     left.caption("Accuracy and F1 over the dev rows each votes on (ties abstain); coverage is the share of dev "
                  "rows with a vote.")
+    if report.get("note"):  # too few LFs for snorkel's LabelModel: majority vote stood in
+        left.warning(f"{report['note']}.")
     right.altair_chart(charts.weights_chart(report), use_container_width=True)
     missing = charts.weights_frame(report).query("emp_acc.isna()", engine="python")["lf"].tolist()
     if missing:
