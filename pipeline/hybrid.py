@@ -11,8 +11,9 @@ that the user reads *and* likes it. Three Keras parts, one saved model:
   with early stopping on a fifth of the val users. The ALS and kNN parts are the cached contender fits of
   pipeline.contenders, so they come from the data alone.
 - **like head** (the label model's labels): an MLP over the pair's ALS preference, popularity and author
-  features plus a learned per-book "liked" bias, trained with binary cross-entropy on the training labels (the
-  label model's labels on covered train rows, plus dev gold: the seed's protocol), early stopping on val gold.
+  features plus a learned per-book "liked" bias, trained with binary cross-entropy on the label model's labels of
+  the covered train rows, early stopping on the dev gold rows of the training labels (the seed adds those to its
+  training set; here they only pick the stopping point, so what the head learns comes from the LFs).
   It is what tells a liked book from a read-but-disliked one.
 - **output**: ``sigmoid(a * read + b * like + c)`` with a, b >= 0, fit on val rows built by the seed's
   classification protocol (labelled rows plus sampled unseen books as negatives, weighted so positives keep the
@@ -326,9 +327,12 @@ def train_hybrid(prepared: PreparedData, contenders: dict, labels: pd.DataFrame,
     read_x = feats(np.repeat(r_users, n_cand), cand.ravel(), np.repeat(r_pos, n_cand))
     like_cols = read_x[:, _LIKE_COLUMNS]
     # labelled rows for the like head (train users' labels, dev gold), val gold for its early stopping
-    l_users = labels["user_idx"].to_numpy(np.int64)
-    l_books = labels["book_idx"].to_numpy(np.int64)
+    weak, gold = _split_labels(labels)
+    l_users = weak["user_idx"].to_numpy(np.int64)
+    l_books = weak["book_idx"].to_numpy(np.int64)
     l_x = feats(l_users, l_books, knn=False)[:, _LIKE_COLUMNS]
+    g_books = gold["book_idx"].to_numpy(np.int64)
+    g_x = feats(gold["user_idx"].to_numpy(np.int64), g_books, knn=False)[:, _LIKE_COLUMNS]
     vl_x = feats(v_users, v_books)
     model, parts = build_model(keras, n_books, params, _stats(read_x), _stats(np.concatenate([l_x, like_cols])))
     _check(cancel_check)
@@ -345,8 +349,8 @@ def train_hybrid(prepared: PreparedData, contenders: dict, labels: pd.DataFrame,
     book_in = keras.Input((), dtype="int32")
     like_model = keras.Model([like_in, book_in], parts.like_logit(keras, like_in, book_in))
     _fit(keras, like_model, "like", [l_x, l_books.astype(np.int32)],
-         labels["label"].to_numpy(np.float32), [vl_x[:, _LIKE_COLUMNS], v_books.astype(np.int32)],
-         v_rating.astype(np.float32), keras.losses.BinaryCrossentropy(from_logits=True), params, history,
+         weak["label"].to_numpy(np.float32), [g_x, g_books.astype(np.int32)],
+         gold["label"].to_numpy(np.float32), keras.losses.BinaryCrossentropy(from_logits=True), params, history,
          on_epoch, cancel_check)
 
     # output: the seed's classification protocol on val (labelled rows + unseen books for the positives),
@@ -368,6 +372,18 @@ def train_hybrid(prepared: PreparedData, contenders: dict, labels: pd.DataFrame,
     history.append({"part": "output", "epoch": 1, "read_scale": float(theta[0]), "like_scale": float(theta[1])})
     return HybridResult(model=model, history=history, seconds=time.perf_counter() - started,
                         sizes={"read_cases": len(r_users), "like_rows": len(l_users), "output_rows": len(o_y)})
+
+
+def _split_labels(labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the label model's rows, the gold rows) of the training labels (pipeline.labelmodel.training_labels: source
+    "label_model" or "dev"). The like head learns from the first, so the LFs decide what it learns; the gold
+    picks its early-stopping point. Labels without a source, or without weak rows, serve as both."""
+    if "source" not in labels.columns:
+        return labels, labels
+    weak, gold = labels[labels["source"] == "label_model"], labels[labels["source"] != "label_model"]
+    if not len(weak):
+        return labels, labels
+    return weak, gold if len(gold) else weak
 
 
 def _check(cancel_check) -> None:
