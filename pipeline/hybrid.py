@@ -468,10 +468,6 @@ def scorer_for(model, prepared: PreparedData, contender_params: dict | None = No
     return HybridScorer(model, HybridFeatures.from_data(prepared, contenders, params.max_set_size))
 
 
-def save_path(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "model.keras"
-
-
 def load_model(path: str | Path):
     """A model file saved by a retrain, ours or a seed-style one (every custom class registered first)."""
     from . import endmodel
