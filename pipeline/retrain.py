@@ -122,7 +122,8 @@ def retrain(run, prepared: PreparedData, config: LFConfig, params: RetrainParams
 
     def on_part_epoch(part, epoch, total, logs):
         epochs_seen[0] += 1
-        run.epoch("ours", epochs_seen[0], {k: v for k, v in logs.items() if k != "part"})
+        # one series for the read ranker's epochs, then the like head's: numbered on, so the curves do not fold
+        run.epoch("ours", epochs_seen[0], {k: v for k, v in logs.items() if k != "part"} | {"epoch": epochs_seen[0]})
         run.stage("train ours", None, f"{part}: epoch {epoch} (at most {total})")
 
     ours = train_hybrid(prepared, contenders, labels, HybridParams.from_dict(params.end_model),
