@@ -326,7 +326,7 @@ def train_hybrid(prepared: PreparedData, contenders: dict, labels: pd.DataFrame,
     cand = np.concatenate([r_pos[:, None], negs], axis=1)
     read_x = feats(np.repeat(r_users, n_cand), cand.ravel(), np.repeat(r_pos, n_cand))
     like_cols = read_x[:, _LIKE_COLUMNS]
-    # labelled rows for the like head (train users' labels, dev gold), val gold for its early stopping
+    # the like head learns from the label model's rows; the gold rows of the labels pick its stopping point
     weak, gold = _split_labels(labels)
     l_users = weak["user_idx"].to_numpy(np.int64)
     l_books = weak["book_idx"].to_numpy(np.int64)
@@ -355,8 +355,6 @@ def train_hybrid(prepared: PreparedData, contenders: dict, labels: pd.DataFrame,
 
     # output: the seed's classification protocol on val (labelled rows + unseen books for the positives),
     # `negatives` unseen books per positive weighted 1/negatives so positives keep the protocol's share
-    for layer in parts.read + parts.like + [parts.book_bias]:
-        layer.trainable = False
     o_negs = sample_unseen(r_users, sets, rng, n_per=params.negatives)
     o_x = np.concatenate([vl_x, feats(np.repeat(r_users, params.negatives), o_negs.ravel(),
                                       np.repeat(r_pos, params.negatives))])
