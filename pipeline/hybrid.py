@@ -6,15 +6,17 @@ that the user reads *and* likes it. Three Keras parts, one saved model:
 - **read ranker** (no LF needed): an MLP over read features of the (user, candidate) pair, computed from every
   shelving of the train and dev users: implicit-ALS preference (the user's factors solved from their other
   books), item co-occurrence (item-kNN) sums, popularity, how many of the user's other books share the
-  candidate's first author and what share of the set that is, and the set size. It is trained with a softmax
-  over each liked val book against `HybridParams.negatives` books the user never shelved (the ranking protocol),
+  candidate's first author and what share of the set that is, the set size, the book's Goodreads average rating
+  and ratings count, and the shelf affinity: how close the candidate's popular shelves ("fantasy", "dystopian")
+  are to those of the user's other books (pipeline.booktags). It is trained with a softmax over each val book the
+  user read, liked or not, against `HybridParams.negatives` books the user never shelved (the ranking protocol),
   with early stopping on a fifth of the val users. The ALS and kNN parts are the cached contender fits of
   pipeline.contenders, so they come from the data alone.
-- **like head** (the label model's labels): an MLP over the pair's ALS preference, popularity and author
-  features plus a learned per-book "liked" bias, trained with binary cross-entropy on the label model's labels of
-  the covered train rows, early stopping on the dev gold rows of the training labels (the seed adds those to its
-  training set; here they only pick the stopping point, so what the head learns comes from the LFs).
-  It is what tells a liked book from a read-but-disliked one.
+- **like head** (the label model's labels): an MLP over the pair's ALS preference, popularity, author, rating and
+  shelf-affinity features plus a learned per-book "liked" bias, trained with binary cross-entropy on the label
+  model's labels of the covered train rows, early stopping on the dev gold rows of the training labels (the seed
+  adds those to its training set; here they only pick the stopping point, so what the head learns comes from the
+  LFs). It is what tells a liked book from a read-but-disliked one: the ranker never sees a rating.
 - **output**: ``sigmoid(a * read + b * like + c)`` with a, b >= 0, fit on val rows built by the seed's
   classification protocol (labelled rows plus sampled unseen books as negatives, weighted so positives keep the
   protocol's share). The weights cannot turn negative, so labels that point the wrong way cannot be flipped back
@@ -37,7 +39,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
+from .booktags import shelf_tags
 from .contenders import ALS, ItemKNN
 from .dataset import PreparedData
 from .endmodel import Csr, UserSets, _keras, cap_sets, sample_unseen, scoring_pairs, top_unseen
@@ -47,8 +51,9 @@ __all__ = ["HYBRID_NAME", "HybridFeatures", "HybridParams", "HybridScorer", "REA
 
 HYBRID_NAME = "hybrid"
 READ_FEATURES = ("als", "log_knn", "log_knn_per_pop", "log_pop", "log_same_author", "same_author_share",
-                 "log_set_size")
-LIKE_FEATURES = ("als", "log_pop", "log_same_author", "same_author_share", "log_set_size")
+                 "log_set_size", "average_rating", "log_ratings_count", "shelf_affinity")
+LIKE_FEATURES = ("als", "log_pop", "log_same_author", "same_author_share", "log_set_size", "average_rating",
+                 "log_ratings_count", "shelf_affinity")
 _LIKE_COLUMNS = [READ_FEATURES.index(f) for f in LIKE_FEATURES]
 
 
@@ -121,9 +126,14 @@ class HybridFeatures:
     """
 
     def __init__(self, item_knn: ItemKNN, als: ALS, popularity: np.ndarray, first_author: np.ndarray,
-                 max_set_size: int) -> None:
+                 max_set_size: int, average_rating: np.ndarray, ratings_count: np.ndarray,
+                 tags: np.ndarray) -> None:
         self.item_knn, self.als = item_knn, als
         self.popularity = np.maximum(np.asarray(popularity, dtype=np.float64), 1.0)
+        # the book's metadata: its Goodreads average rating and how many ratings it has (all readers, not ours)
+        self.average_rating = np.nan_to_num(np.asarray(average_rating, dtype=np.float64))
+        self.log_ratings_count = np.log1p(np.maximum(np.asarray(ratings_count, dtype=np.float64), 0.0))
+        self.tags = np.asarray(tags, dtype=np.float32)  # [n_books, n_tags], unit rows (pipeline.booktags)
         codes = pd.factorize(pd.Series(first_author).astype(str))[0]
         self.author = codes.astype(np.int64)
         self.max_set_size = int(max_set_size)
@@ -132,8 +142,10 @@ class HybridFeatures:
     def from_data(cls, prepared: PreparedData, contenders: dict, max_set_size: int) -> HybridFeatures:
         from .evaluate import popularity_scores
 
+        books = prepared.books
         return cls(contenders["item_knn"], contenders["als"], popularity_scores(prepared),
-                   prepared.books["first_author"].to_numpy(), max_set_size)
+                   books["first_author"].to_numpy(), max_set_size, books["average_rating"].to_numpy(),
+                   books["ratings_count"].to_numpy(), shelf_tags(books)[0])
 
     def bind(self, csr: Csr) -> Callable[..., np.ndarray]:
         capped = cap_sets(csr, self.max_set_size)
@@ -141,6 +153,10 @@ class HybridFeatures:
         authors = UserSets((capped[0], self.author[capped[1]]), int(self.author.max()) + 1)
         knn_state, als_state = self.item_knn._bind_state(capped), self.als._bind_state(capped)
         lengths = sets.lengths.astype(np.float64)
+        # each user's summed tag vector over the capped set (the held-out book is subtracted per pair)
+        membership = sparse.csr_matrix((np.ones(len(capped[1]), np.float32), capped[1], capped[0]),
+                                       shape=(sets.n_users, len(self.popularity)))
+        profile = np.asarray(membership @ self.tags, dtype=np.float32)
 
         def features(user_idx: np.ndarray, book_idx: np.ndarray, held_out: np.ndarray | None = None, *,
                      knn: bool = True) -> np.ndarray:
@@ -155,11 +171,24 @@ class HybridFeatures:
             # they would count the user's own shelves)
             knn = self.item_knn._preference(knn_state, users, books, held) if knn else np.zeros(len(users))
             pop = self.popularity[books]
+            affinity = self._affinity(profile, users, books, held, c) / np.maximum(size, 1.0)
             return np.stack([self.als._preference(als_state, users, books, held), np.log1p(knn),
                              np.log1p(knn / np.sqrt(pop)), np.log(pop), np.log1p(same_author),
-                             same_author / np.maximum(size, 1.0), np.log1p(size)], axis=1).astype(np.float32)
+                             same_author / np.maximum(size, 1.0), np.log1p(size), self.average_rating[books],
+                             self.log_ratings_count[books], affinity],
+                            axis=1).astype(np.float32)
 
         return features
+
+    def _affinity(self, profile, users, books, held, c, chunk: int = 1 << 15) -> np.ndarray:
+        """(user's tag sum without the held-out book) . (candidate's tags), in chunks to bound memory."""
+        out = np.empty(len(users), dtype=np.float64)
+        for start in range(0, len(users), chunk):
+            sl = slice(start, start + chunk)
+            cand = self.tags[books[sl]]
+            user = profile[users[sl]] - c[sl, None].astype(np.float32) * self.tags[np.maximum(held[sl], 0)]
+            out[sl] = np.einsum("ij,ij->i", user, cand)
+        return out
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -318,9 +347,9 @@ def train_hybrid(prepared: PreparedData, contenders: dict, labels: pd.DataFrame,
     v_rating = val["rating"].to_numpy(np.float64)
     history: list[dict[str, Any]] = []
 
-    # read ranker: each liked val book against `negatives` unseen books, softmax over the 1 + n candidates
-    liked = v_rating == 1
-    r_users, r_pos = v_users[liked], v_books[liked]
+    # read ranker: every val book the user read (liked or not: reading needs no label) against `negatives`
+    # unseen books, softmax over the 1 + n candidates. Liking is left to the like head, so the LFs matter.
+    r_users, r_pos = v_users, v_books
     negs = sample_unseen(r_users, sets, rng, n_per=params.negatives)
     n_cand = params.negatives + 1
     cand = np.concatenate([r_pos[:, None], negs], axis=1)
@@ -355,16 +384,18 @@ def train_hybrid(prepared: PreparedData, contenders: dict, labels: pd.DataFrame,
 
     # output: the seed's classification protocol on val (labelled rows + unseen books for the positives),
     # `negatives` unseen books per positive weighted 1/negatives so positives keep the protocol's share
-    o_negs = sample_unseen(r_users, sets, rng, n_per=params.negatives)
-    o_x = np.concatenate([vl_x, feats(np.repeat(r_users, params.negatives), o_negs.ravel(),
-                                      np.repeat(r_pos, params.negatives))])
+    liked = v_rating == 1
+    o_users, o_pos = r_users[liked], r_pos[liked]
+    o_negs = sample_unseen(o_users, sets, rng, n_per=params.negatives)
+    o_x = np.concatenate([vl_x, feats(np.repeat(o_users, params.negatives), o_negs.ravel(),
+                                      np.repeat(o_pos, params.negatives))])
     o_book = np.concatenate([v_books, o_negs.ravel()]).astype(np.int32)
     o_y = np.concatenate([v_rating, np.zeros(o_negs.size)]).astype(np.float32)
     o_w = np.concatenate([np.ones(len(v_books)), np.full(o_negs.size, 1.0 / params.negatives)]).astype(np.float32)
     logits = keras.Model(model.inputs, model.get_layer("read_like").output)
     z = np.asarray(logits.predict({"read_features": o_x, "book_idx": o_book}, batch_size=1 << 16, verbose=0))
     zc = np.asarray(logits.predict({"read_features": read_x, "book_idx": cand.ravel().astype(np.int32)},
-                                   batch_size=1 << 16, verbose=0)).reshape(len(r_users), n_cand, 2)
+                                   batch_size=1 << 16, verbose=0)).reshape(len(r_users), n_cand, 2)[liked]
     theta = fit_output(z[:, 0], z[:, 1], o_y, o_w, zc[..., 0], zc[..., 1])
     parts.output.set_weights([theta[:2, None].astype(np.float32), theta[2:].astype(np.float32)])
     history.append({"part": "output", "epoch": 1, "read_scale": float(theta[0]), "like_scale": float(theta[1])})

@@ -57,7 +57,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PREPARE_VERSION = 2  # bump when prepare's output changes for the same inputs and params (invalidates caches)
+PREPARE_VERSION = 3  # bump when prepare's output changes for the same inputs and params (invalidates caches)
 FORMAT_VERSION = 1  # the layout of the prepared folder, checked by pipeline.dataset
 DEFAULT_OUT_DIR = Path("data/processed")
 MANIFEST_FILE = "manifest.json"
@@ -71,8 +71,9 @@ BOOKS_SCHEMA = pa.schema([
     ("author_roles", _LIST), ("average_rating", pa.float64()), ("ratings_count", pa.int64()),
     ("text_reviews_count", pa.int64()), ("description", pa.string()), ("is_ebook", pa.bool_()),
     ("language_code", pa.string()), ("country_code", pa.string()), ("series", _LIST), ("similar_books", _LIST),
-    ("num_pages", pa.int64()), ("publication_year", pa.int64()), ("format", pa.string()),
-    ("publisher", pa.string()), ("image_url", pa.string()), ("url", pa.string()),
+    ("shelf_names", _LIST), ("shelf_counts", pa.list_(pa.int64())), ("num_pages", pa.int64()),
+    ("publication_year", pa.int64()), ("format", pa.string()), ("publisher", pa.string()),
+    ("image_url", pa.string()), ("url", pa.string()),
 ])
 
 

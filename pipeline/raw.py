@@ -11,7 +11,7 @@ Typing rules, the same in every file:
 - booleans: a JSON boolean or "true" / "false" ("false" -> False, never ``bool("false")``); "" or null -> missing;
 - text: a JSON string, kept exactly as in the file; a missing key or null reads as "" (the files themselves write
   "" for unknown values), except ids that a line cannot do without, which must be non-empty strings;
-- lists (series, similar_books, authors): a missing key, null or "" reads as an empty list.
+- lists (series, similar_books, authors, popular_shelves): a missing key, null or "" reads as an empty list.
 
 Keys not named by a reader are never looked at, so unknown extra keys are ignored.
 
@@ -340,6 +340,41 @@ def _authors(key: str = "authors") -> _Field:
     return _Field(key, 'a list of {"author_id": "...", "role": "..."} objects', convert)
 
 
+_MAX_SHELF_COUNT = 10**15  # far beyond any real count; a longer digit string is a malformed value
+
+
+def _shelves(key: str = "popular_shelves") -> _Field:
+    """popular_shelves [{"count": "53", "name": "fantasy"}] -> shelf_names (list[str]) and shelf_counts
+    (list[int]), in file order; missing/null/"" -> empty lists."""
+
+    def one(v: Any) -> tuple[list[str], list[int]] | None:
+        if v is None or v == "":
+            return [], []
+        if type(v) is not list:
+            return None
+        names, counts = [], []
+        for shelf in v:
+            if type(shelf) is not dict or type(shelf.get("name")) is not str:
+                return None
+            count = shelf.get("count")
+            if type(count) is str and count.isascii() and count.isdigit() and len(count) <= 15:
+                count = int(count)
+            if type(count) is not int or not 0 <= count <= _MAX_SHELF_COUNT:
+                return None
+            names.append(shelf["name"])
+            counts.append(count)
+        return names, counts
+
+    def convert(values: list) -> Converted:
+        parsed = [one(v) for v in values]
+        bad = np.fromiter((p is None for p in parsed), dtype=bool, count=len(parsed))
+        columns = {"shelf_names": _object_column([p[0] if p is not None else [] for p in parsed]),
+                   "shelf_counts": _object_column([p[1] if p is not None else [] for p in parsed])}
+        return columns, _mask_or_none(bad)
+
+    return _Field(key, 'a list of {"count": "<digits>", "name": "..."} objects', convert)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # The generic chunked reader
 
@@ -445,6 +480,7 @@ BOOK_FIELDS: tuple[_Field, ...] = (
     _text("country_code"),
     _string_list("series"),
     _string_list("similar_books"),
+    _shelves(),
     _number("num_pages", "Int64", low=0),
     _number("publication_year", "Int64"),
     _text("format"),
@@ -500,8 +536,8 @@ def read_books(raw_dir: str | Path = DEFAULT_RAW_DIR, *, skip_bad_lines: bool = 
     Columns: book_id, title, title_without_series (str); authors (list of author ids, in file order),
     first_author (authors[0], None for a book without authors), author_roles (list[str]); average_rating
     (float64); ratings_count (int64); text_reviews_count, num_pages, publication_year (Int64); description (str);
-    is_ebook (nullable boolean); language_code, country_code (str); series, similar_books (list[str]); format,
-    publisher, image_url, url (str).
+    is_ebook (nullable boolean); language_code, country_code (str); series, similar_books (list[str]);
+    shelf_names, shelf_counts (popular_shelves: list[str], list[int]); format, publisher, image_url, url (str).
     """
     return _read_file(raw_dir, BOOKS_FILE, BOOK_FIELDS, skip_bad_lines, progress)
 

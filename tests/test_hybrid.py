@@ -3,6 +3,8 @@ on tiny generated data through save and load. The full retrain through it is in 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,6 +79,29 @@ def test_features_hold_the_held_out_book_out(tiny):
     # gets 0 books by that author for a candidate of the same author
     col = H.READ_FEATURES.index("log_same_author")
     assert held[h, col] == removed[h, col]
+    # the generated books carry genre shelves, so the shelf affinity varies between candidates
+    assert held[:, H.READ_FEATURES.index("shelf_affinity")].std() > 0
+
+
+@pytest.mark.slow
+def test_the_read_ranker_never_sees_a_rating(tiny):
+    """Reading needs no label: with the val ratings shuffled the read ranker learns the very same weights (the
+    like head and the output are what ratings and LF labels reach)."""
+    prepared, contenders = tiny
+    train = prepared.splits["train"].head(300)
+    labels = pd.DataFrame({"user_idx": train["user_idx"].to_numpy(), "book_idx": train["book_idx"].to_numpy(),
+                           "label": np.arange(len(train)) % 2 * 1.0})
+    params = H.HybridParams(epochs=2, hidden=(8,), like_hidden=(4,))
+
+    def read_weights(prep):
+        model = H.train_hybrid(prep, contenders, labels, params).model
+        return [w for layer in model.layers if layer.name.startswith("read_") for w in layer.get_weights()]
+
+    val = prepared.splits["val"]
+    shuffled = val.assign(rating=np.random.default_rng(1).permutation(val["rating"].to_numpy()))
+    other = dataclasses.replace(prepared, splits={**prepared.splits, "val": shuffled})
+    for a, b in zip(read_weights(prepared), read_weights(other), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.slow

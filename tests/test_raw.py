@@ -67,6 +67,7 @@ def test_ids_and_lists(make_raw):
     assert frame["series"].tolist() == [["1070125"], []]
     assert frame["similar_books"].iloc[0] == ["884306", "234"]
     assert frame["description"].iloc[0] == "About book 7.\nSecond line."
+    assert frame["shelf_names"].iloc[0] == ["to-read"] and frame["shelf_counts"].iloc[0] == [15]
 
 
 def test_unknown_keys_are_ignored_and_optional_keys_may_be_missing(make_raw):
@@ -78,6 +79,7 @@ def test_unknown_keys_are_ignored_and_optional_keys_may_be_missing(make_raw):
     assert row["series"] == []
     assert row["description"] == ""
     assert np.isnan(row["average_rating"])
+    assert row["shelf_names"] == [] and row["shelf_counts"] == []
     assert "shiny_new_key" not in frame.columns
 
 
@@ -135,6 +137,11 @@ def test_bad_boolean_names_file_line_and_field(make_raw):
     ("authors", [{"role": "x"}], "field 'authors' must be a list of"),
     ("title", 17, "field 'title' must be a string"),
     ("book_id", "", "field 'book_id' must be a non-empty string"),
+    ("popular_shelves", [{"count": "many", "name": "x"}], "field 'popular_shelves' must be a list of"),
+    ("popular_shelves", [{"count": "1" * 400, "name": "x"}], "field 'popular_shelves' must be a list of"),
+    ("popular_shelves", [{"count": "-3", "name": "x"}], "field 'popular_shelves' must be a list of"),
+    ("popular_shelves", [{"count": "3"}], "field 'popular_shelves' must be a list of"),
+    ("popular_shelves", {"count": "3", "name": "x"}, "field 'popular_shelves' must be a list of"),
 ])
 def test_bad_values_are_reported(make_raw, key, value, expected):
     bad = book("3")
