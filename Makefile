@@ -1,5 +1,7 @@
 # Two commands a newcomer needs: `make run` and `make test`.
-# Both (re)build .venv when it is missing or requirements.txt changed (stamp file), then do their job.
+# Both (re)build .venv when it is missing or requirements.txt or pyproject.toml changed (stamp file), then do their
+# job. The venv holds the pinned requirements and this project, installed editable (its packages import from any
+# folder, e.g. in a Dask worker).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -11,11 +13,12 @@ SCALE ?= seed
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
-	@cp requirements.txt $(STAMP)
+	$(PY) -m pip install --quiet --no-deps -e .
+	@cat requirements.txt pyproject.toml > $(STAMP)
 
 # Generate seed-scale synthetic raw files on first use (unless real files are in data/raw), prepare, open the app.
 data: $(STAMP)
@@ -25,7 +28,7 @@ data: $(STAMP)
 PORT ?= 8501
 run: data
 	$(PY) -m pipeline features --processed $(DATA)/processed
-	$(PY) -m streamlit run workbench/app.py --server.port $(PORT) -- --data $(DATA)
+	$(PY) -m streamlit run workbench/entry/app.py --server.port $(PORT) -- --data $(DATA)
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -36,11 +39,11 @@ lint: $(STAMP)
 # Seed-scale benchmarks (about 30 minutes): data pipeline, LF engine, retrain, LF loop, UI latency, on one data folder.
 BENCH ?= data/bench
 bench: $(STAMP)
-	$(PY) bench/data_pipeline.py --work $(BENCH)
-	$(PY) bench/lf_engine.py --processed $(BENCH)/processed
-	$(PY) bench/retrain.py --data $(BENCH)
-	$(PY) bench/lf_loop.py --data $(BENCH)
-	$(PY) bench/ui_latency.py --data $(BENCH)
+	$(PY) -m bench.data_pipeline --work $(BENCH)
+	$(PY) -m bench.lf_engine --processed $(BENCH)/processed
+	$(PY) -m bench.retrain --data $(BENCH)
+	$(PY) -m bench.lf_loop --data $(BENCH)
+	$(PY) -m bench.ui_latency --data $(BENCH)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -11,7 +11,7 @@ and against baselines measured in the same run:
 Then prints the calibration table: the seed tutorial's five LFs (tests/seed_lfs.py, run by snorkel's
 PandasLFApplier) on the generated dev split, side by side with the seed's dev table.
 
-Usage: python bench/data_pipeline.py [--scale seed] [--repeat 3] [--work DIR] [--skip-calibration]
+Usage: python -m bench.data_pipeline [--scale seed] [--repeat 3] [--work DIR] [--skip-calibration]
 """
 
 from __future__ import annotations
@@ -27,12 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from pipeline import rawformat
+from pipeline.calibration import compare_to_seed, positive_share_ok
+from pipeline.dataset import load_prepared
 
-from pipeline import rawformat  # noqa: E402
-from pipeline.calibration import compare_to_seed, positive_share_ok  # noqa: E402
-from pipeline.dataset import load_prepared  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 TARGETS = {"generate": 120.0, "prepare": 60.0, "load": 5.0}
 RSS_TARGET_GB = {"generate": 4.0}

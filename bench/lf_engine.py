@@ -11,8 +11,8 @@
                  hits computed once, the engine's premise); also given with the keyword search and with the
                  sample's TextBlob features included.
 
-Usage: python bench/data_pipeline.py --work DIR (makes DIR/processed), then
-       python bench/lf_engine.py --processed DIR/processed [--repeat 20]
+Usage: python -m bench.data_pipeline --work DIR (makes DIR/processed), then
+       python -m bench.lf_engine --processed DIR/processed [--repeat 20]
 The features folder of --processed is deleted and rebuilt for the first measurement.
 """
 
@@ -28,17 +28,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from lfs.analysis import lf_summary
+from lfs.apply import LFData, label_matrix
+from lfs.config import load_default
+from lfs.features import compute_features, features_dir
+from lfs.workspace import open_split
+from pipeline.dataset import load_prepared
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from lfs.analysis import lf_summary  # noqa: E402
-from lfs.apply import LFData, label_matrix  # noqa: E402
-from lfs.config import load_default  # noqa: E402
-from lfs.features import compute_features, features_dir  # noqa: E402
-from lfs.workspace import open_split  # noqa: E402
-from pipeline.dataset import load_prepared  # noqa: E402
 
 
 def median_ms(fn, repeat: int) -> float:

@@ -10,7 +10,7 @@ contenders from their cache). Prints our model's test metrics with their 95% int
 deltas of (b) and (c) to (a) with paired-bootstrap intervals over test users (pipeline.bootstrap.compare_runs_ci
 on the runs' kept test scores), marked "not significant" where the interval covers 0.
 
-Usage: python bench/lf_loop.py --data DIR   (DIR/processed at seed scale, e.g. from bench/data_pipeline.py)
+Usage: python -m bench.lf_loop --data DIR   (DIR/processed at seed scale, e.g. from bench/data_pipeline.py)
 """
 
 from __future__ import annotations
@@ -27,12 +27,11 @@ from pathlib import Path
 
 import tomli_w
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from lfs.config import DEFAULT_CONFIG_PATH
+from pipeline.bootstrap import EvalScores, compare_runs_ci
+from pipeline.registry import Registry
 
-from lfs.config import DEFAULT_CONFIG_PATH  # noqa: E402
-from pipeline.bootstrap import EvalScores, compare_runs_ci  # noqa: E402
-from pipeline.registry import Registry  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 METRICS = ("f1", "roc_auc", "hr@10", "ndcg@10")
 POLARITY_LFS = {"polarity_positive", "subjectivity_positive", "polarity_negative"}

@@ -14,8 +14,8 @@ seed notebook's 25 minutes, the baselines measured in the same run (the seed's s
 our apply stage, the seed replica's training against ours), and the quality table with 95% intervals and the
 targets (ours >= max(popularity, item_knn, als) + 0.03 on HR@10 and NDCG@10; F1 >= 0.60, ROC-AUC >= 0.75).
 
-Usage: python bench/data_pipeline.py --work DIR   (makes DIR/processed at seed scale), then
-       python bench/retrain.py --data DIR [--sample 5000]
+Usage: python -m bench.data_pipeline --work DIR   (makes DIR/processed at seed scale), then
+       python -m bench.retrain --data DIR [--sample 5000]
 """
 
 from __future__ import annotations
@@ -30,10 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from pipeline.retrain_cli import format_metrics
 
-from pipeline.retrain_cli import format_metrics  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SEED_NOTEBOOK_SECONDS = 25 * 60
 CONTENDERS = ("ours", "seed_replica", "popularity", "item_knn", "als")

@@ -1,6 +1,6 @@
 """Benchmark of the workbench in a real browser at seed scale (targets from the workbench issue).
 
-Drives `streamlit run workbench/app.py` with the system Chromium through Playwright (tests/browser.py) and prints:
+Drives `streamlit run workbench/entry/app.py` with the system Chromium through Playwright (tests/browser.py) and prints:
   first page load   a fresh server (features already cached on disk) and a new browser session, from navigating to
                     the Labeling functions page until the LF figures are visible and the script is done (and until
                     the app's frame is drawn); also the same load in a second session once the server's caches are
@@ -13,7 +13,7 @@ Drives `streamlit run workbench/app.py` with the system Chromium through Playwri
   script run        for both, the part the app's script was running (from the browser seeing it start to seeing
                     it finish): the server's share of the round trip
 
-Usage: python bench/ui_latency.py [--data data/bench] [--edits 10] [--headed]
+Usage: python -m bench.ui_latency [--data data/bench] [--edits 10] [--headed]
 Without prepared data in --data, seed-scale synthetic data is generated and prepared first (a minute or two);
 the features are computed before anything is timed (the app would otherwise compute them on its first load).
 """
@@ -22,14 +22,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.browser import key_selector, launch_chromium, streamlit_server, wait_idle  # noqa: E402
+from tests.browser import key_selector, launch_chromium, streamlit_server, wait_idle
 
 LF = "polarity_positive"
 STATS = f"stats-{LF}"

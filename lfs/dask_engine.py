@@ -6,8 +6,8 @@ each range on the workers (with small shared lookups broadcast once), and put th
 `lfs.features.compute_features` (same code, same floats).
 
 Workers must be able to import this project (`lfs`, `pipeline`) and its dependencies: the functions are sent by
-reference (module + name), not by value. A LocalCluster started here inherits this process's sys.path; for a
-remote scheduler, start the workers from the repository root (or with it on PYTHONPATH) in the same venv.
+reference (module + name), not by value. A LocalCluster started here runs this environment's Python; the workers
+of a remote scheduler need the project installed in theirs (README.md, "Scaling out").
 
 >>> with connect("local") as client:                                              # doctest: +SKIP
 ...     feats = compute_features_dask(data, "dev", scheduler=client)

@@ -31,12 +31,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = "workbench/app.py"
+APP = "workbench/entry/app.py"
 CHROMIUM_ENV = "CHROMIUM"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-# What workbench/app.py draws in the sidebar around every page (given prepared data): the LF config version.
+# What the entry script draws in the sidebar around every page (given prepared data): the LF config version.
 FRAME = "[data-testid='stSidebarUserContent']:has-text('LF config')"
 BASE_PATH_PROBE = re.compile(r"^/.+/_stcore/(health|host-config)$")
 SERVER_START_TIMEOUT = 60.0  # seconds until /_stcore/health answers "ok"

@@ -18,7 +18,6 @@ RUN_MS = 240_000  # a job's deadline; tiny data trains in seconds
 
 
 def open_train(app) -> None:
-    app.open("")  # the server's first page load is the app's entry page (see the final report on pages/)
     app.open("train")
 
 

@@ -1,4 +1,4 @@
-"""The workbench in a real browser on tiny data: it loads (also from a page's own URL on a fresh server), a threshold
+"""The workbench in a real browser on tiny data: every page opens from its own URL on a fresh server, a threshold
 edit changes the figures, a figure opens its rows on the Examples page, and a hostile review shows as text."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from workbench import nav
 pytest_plugins = ("tests.browser",)
 
 LF = "polarity_positive"
-FRAME_TIMEOUT_MS = 30_000  # the frame of a page on tiny data; a page run without app.py never gets it
+FRAME_TIMEOUT_MS = 30_000  # the frame of a page on tiny data; a page run without the entry script never gets it
 HOSTILE_LF = "stars_in_review"  # its keyword "5 stars" is in HOSTILE_REVIEW, and it fires on few dev rows
 
 
@@ -56,23 +56,18 @@ def open_lf_page(app) -> None:
     app.navigate("Labeling functions", "labeling_functions", f"stats-{LF}")
 
 
-def test_app_loads_with_the_config_version(workbench):
-    workbench.open()
-    assert "LF config · v1 of 1" in workbench.page.get_by_test_id("stSidebar").inner_text()
-    assert workbench.page.get_by_role("heading", name="Overview").count() == 1
-    assert not workbench.problems()
+# Every page's own URL (the default page's is /), as a bookmark or a refresh after a restart opens it: the fresh
+# server's first request. The page scripts live in workbench/pages/ and the entry script in workbench/entry/; were
+# pages/ beside the entry script, Streamlit would take it for an old-style multipage app and run a page's script
+# without the entry script's frame.
+PAGE_LINKS = [("" if i == 0 else url, title) for i, (_, title, _, url) in enumerate(nav.PAGES)]
 
 
-# On a fresh server Streamlit takes workbench/pages/ for an old-style pages folder until some session has called
-# st.navigation; widgets.require_frame sends such a first request through app.py.
-PAGE_LINKS = [url for *_, url in nav.PAGES[1:]]
-
-
-@pytest.mark.parametrize("url_path", PAGE_LINKS)  # not the default page: it is at /, tested above
-def test_a_link_to_a_page_opens_it_in_the_frame_on_a_fresh_server(workbench, url_path):
-    """A bookmark, or a refresh after a restart: the fresh server's first request is the page's URL."""
+@pytest.mark.parametrize(("url_path", "title"), PAGE_LINKS, ids=[url or "root" for url, _ in PAGE_LINKS])
+def test_each_page_url_opens_the_page_in_the_frame_on_a_fresh_server(workbench, url_path, title):
     workbench.open(url_path, timeout=FRAME_TIMEOUT_MS)
     assert "LF config · v1 of 1" in workbench.page.get_by_test_id("stSidebar").inner_text()
+    assert workbench.page.get_by_role("heading", name=title, exact=True).count() == 1
     assert urlsplit(workbench.page.url).path.strip("/") == url_path
     assert not workbench.problems()
 

@@ -19,7 +19,7 @@ from pipeline.files import MARKER_FILE, sha256_file
 HOSTILE_REVIEW = ("Loved it <img src=x onerror=alert(1)> and <script>alert('xss')</script> & 5 stars, "
                   "a wonderful, beautiful, perfect book.")
 REVIEWS_FILE = "goodreads_reviews_young_adult.json.gz"
-APP = "workbench/app.py"
+APP = "workbench/entry/app.py"
 APP_TIMEOUT = 120  # seconds per AppTest run: the first run imports TensorFlow-heavy modules
 
 

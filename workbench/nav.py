@@ -1,15 +1,24 @@
-"""The workbench's pages, so pages can link to each other without spelling paths twice."""
+"""The workbench's pages, so pages can link to each other without spelling paths twice.
 
-OVERVIEW = "pages/overview.py"
-LABELING_FUNCTIONS = "pages/labeling_functions.py"
-EXAMPLES = "pages/examples.py"
-TRAIN = "pages/train.py"
-RUNS = "pages/runs.py"
-RECOMMEND = "pages/recommend.py"
+The paths are absolute (from this file's location), so they hold whatever the current working directory is; st.Page,
+st.switch_page, st.page_link and AppTest.switch_page all take an absolute path to a page script.
+"""
 
-# (path, title, icon, url path) in menu order; the first is the default page, served at /. A URL path equals its
-# file's name: on a fresh server Streamlit first takes pages/ for an old-style pages folder (see
-# widgets.require_frame), and only URLs that name a file there reach the page.
+from pathlib import Path
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
+
+OVERVIEW = PAGES_DIR / "overview.py"
+LABELING_FUNCTIONS = PAGES_DIR / "labeling_functions.py"
+EXAMPLES = PAGES_DIR / "examples.py"
+TRAIN = PAGES_DIR / "train.py"
+RUNS = PAGES_DIR / "runs.py"
+RECOMMEND = PAGES_DIR / "recommend.py"
+
+# (path, title, icon, url path) in menu order; the first is the default page, served at /. The page scripts live in
+# workbench/pages/ and the entry script in workbench/entry/, not beside them: Streamlit takes a pages/ folder beside
+# the entry script for an old-style (v1) multipage app, which on a fresh server runs a page's script without the
+# entry script around it.
 PAGES = (
     (OVERVIEW, "Overview", ":material/dataset:", "overview"),
     (LABELING_FUNCTIONS, "Labeling functions", ":material/tune:", "labeling_functions"),

@@ -20,7 +20,6 @@ LF_ERRORS = "lf_errors"  # {LF name: message} of the last rejected edit, shown i
 SELECTED_LF = "lf_selected"  # LF whose sweep / keyword chart is drawn
 LF_ADD_ERROR = "lf_add_error"  # message of the last rejected "add LF", shown under the add form
 LF_CONFLICT = "lf_conflict"  # (base, latest) of a save refused as stale, shown until reloaded or dismissed
-FRAME = "_frame_running"  # set while app.py runs a page; see widgets.require_frame
 FLASH = "flash"  # (kind, message) shown once at the top of the next run, e.g. after a save
 
 # Examples page

@@ -29,22 +29,6 @@ def sidebar() -> None:
         st.caption(f"{len(cfg.enabled())} of {len(cfg)} LFs enabled")
 
 
-def require_frame() -> None:
-    """Rerun through app.py when a page runs without it.
-
-    On a fresh server, until some session has called st.navigation, Streamlit treats workbench/pages/ as an old-style
-    pages folder: a first request for /examples runs pages/examples.py alone, without app.py's page config and
-    sidebar. st.navigation ends that mode by clearing the flag below; clearing it here and rerunning sends this
-    request through app.py to the same page (its URL path equals the file name, so the page is found again).
-    """
-    if st.session_state.get(state.FRAME):
-        return
-    from streamlit.runtime.pages_manager import PagesManager
-
-    PagesManager.uses_pages_directory = False
-    st.rerun()
-
-
 def show_flash() -> None:
     """A message left by a callback for the next run (a save, a restore), shown once."""
     message = state.pop_flash()

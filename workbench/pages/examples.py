@@ -6,10 +6,9 @@ the URL carries the filter so a link reopens it."""
 
 import streamlit as st
 
-from workbench import context, state, widgets
+from workbench import context, state
 from workbench import examples_view as view
 
-widgets.require_frame()
 st.title("Examples")
 view.restore()
 specs = state.working(context.store()).enabled()

@@ -3,9 +3,8 @@ once how each does against the saved version; open the rows behind a figure; sav
 
 import streamlit as st
 
-from workbench import context, lf_editor, lf_views, state, widgets
+from workbench import context, lf_editor, lf_views, state
 
-widgets.require_frame()
 st.title("Labeling functions")
 store, split = context.store(), context.split(lf_views.SPLIT)
 cfg, base = state.working(store), state.base_version()

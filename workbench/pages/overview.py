@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from workbench import context, widgets
+from workbench import context
 from workbench.charts import data as charts
 from workbench.overview_view import data_source, dataset_stats
 
-widgets.require_frame()
 st.title("Overview")
 prepared = context.prepared()
 summary, lengths = dataset_stats(context.fingerprint(), prepared)

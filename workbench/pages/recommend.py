@@ -5,12 +5,11 @@ beside it."""
 import streamlit as st
 
 from pipeline.recommend import contender_top, held_out_likes, popular, recommend
-from workbench import context, nav, run_views, widgets
+from workbench import context, nav, run_views
 from workbench import recommend_view as view
 
 K = 10
 
-widgets.require_frame()
 st.title("Recommend")
 prepared, registry = context.prepared(), context.registry()
 run = registry.current_model()

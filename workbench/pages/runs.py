@@ -4,10 +4,9 @@ metric deltas with paired-bootstrap intervals, training curves)."""
 
 import streamlit as st
 
-from workbench import context, nav, run_views, state, widgets
+from workbench import context, nav, run_views, state
 from workbench import runs_view as view
 
-widgets.require_frame()
 st.title("Runs")
 registry, store = context.registry(), context.store()
 runs = registry.list(limit=200)

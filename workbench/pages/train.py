@@ -10,9 +10,8 @@ model is still in use. A refreshed or second tab re-attaches to the running job;
 
 import streamlit as st
 
-from workbench import context, state, train_view, widgets
+from workbench import context, state, train_view
 
-widgets.require_frame()
 st.title("Train")
 registry = context.registry()
 store = context.store()

@@ -1,15 +1,10 @@
-"""Entry point: `python -m streamlit run workbench/app.py [-- --data DIR]` from the repository root."""
-
-import sys
-from pathlib import Path
+"""Entry point: `streamlit run workbench/entry/app.py [-- --data DIR]` (the project installed in the environment, see
+README.md). Its pages are the scripts in workbench/pages/ (see nav.py); this script sits in a folder of its own, so
+that no pages/ folder is beside it (Streamlit would take one for an old-style multipage app)."""
 
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # Streamlit puts only this script's folder on sys.path; the packages live above it
-    sys.path.insert(0, str(ROOT))
-
-from workbench import context, nav, state, widgets  # noqa: E402
+from workbench import context, nav, widgets
 
 
 def main() -> None:
@@ -21,11 +16,7 @@ def main() -> None:
     context.fingerprint()  # no prepared data: every page shows how to make it, and stops
     widgets.sidebar()
     widgets.show_flash()
-    st.session_state[state.FRAME] = True
-    try:
-        page.run()
-    finally:
-        st.session_state.pop(state.FRAME, None)
+    page.run()
 
 
 # Streamlit runs this script as __main__. A worker process started with "spawn" (the TextBlob pool, when the app
