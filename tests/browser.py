@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import stop
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = "workbench/entry/app.py"
 CHROMIUM_ENV = "CHROMIUM"
@@ -93,12 +95,7 @@ def streamlit_server(data_dir: str | Path, log_path: str | Path, *, port: int | 
             time.sleep(0.1)  # polling the health endpoint of a starting process, not waiting on the page
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 10)
 
 
 def chromium_path() -> str | None:

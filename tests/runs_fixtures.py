@@ -1,9 +1,11 @@
-"""Real retrains for the Runs and Recommend page tests: `python -m pipeline retrain` on the tiny workbench data, as
-its own job process (snorkel's LabelModel, both TensorFlow models, the SQLite registry), with small epoch and
-replica settings so a run takes seconds.
+"""Real retrains for the Runs, Recommend and Train page tests: `python -m pipeline retrain` on the tiny workbench
+data, as its own job process (snorkel's LabelModel, both TensorFlow models, the SQLite registry), with small epoch
+and replica settings so a run takes seconds.
 
-A test module builds its trained data once (`trained_folder`, in a module-scoped fixture) and hands each test a
-private copy (`copy_folder`), so tests may save LF versions or delete files without touching each other.
+The trained data folders are built once per session, on the background thread of tests/session_data.py
+(`trained_workbench`: one run of the default LF config; `trained_two_runs`: then a second run without REMOVED; see
+tests/workbench_fixtures.py). They are read-only: a test takes a private copy (`copy_folder`), so it may save LF
+versions or delete files without touching another test's data.
 """
 
 from __future__ import annotations
@@ -13,31 +15,32 @@ from pathlib import Path
 
 from lfs.config import LFConfig, dumps_config
 from pipeline.registry import Registry
+from tests.session_data import Background, log_tail, python
 
 FAST = ("--epochs", "2", "--lm-epochs", "200", "--replica-steps", "3", "--replica-epochs", "2")
+REMOVED = "polarity_negative"  # the LF the second run of `trained_two_runs` trains without
 
 
-def retrain(data: Path, *, config: LFConfig | None = None, note: str = "") -> int:
-    """Run one real retrain on `data` (the default LF config, or `config`); return its run id, which succeeded."""
-    from pipeline.cli import main
-
+def retrain_args(data: Path, *, config: LFConfig | None = None, note: str = "") -> list[str]:
+    """The arguments of `python -m pipeline retrain` for one run on `data` (the default LF config, or `config`,
+    written into the data folder)."""
     args = ["retrain", "--data", str(data), *FAST, "--note", note]
     if config is not None:
         path = data / f"config-{len(Registry.for_data(data).list())}.toml"
         path.write_text(dumps_config(config), encoding="utf-8")
         args += ["--config", str(path)]
-    assert main(args) == 0, f"retrain failed; see {data / 'runs'}"
+    return args
+
+
+def retrain(background: Background, data: Path, *, config: LFConfig | None = None, note: str = "") -> int:
+    """Run one real retrain on `data` with `python -m pipeline retrain` (from the background thread); return its
+    run id, which succeeded."""
+    log = data.parent / f"retrain-{note.replace(' ', '-') or 'run'}.log"
+    code = background.run(python("-m", "pipeline", *retrain_args(data, config=config, note=note)), log, data=data)
+    assert code == 0, f"retrain failed (exit {code}); see {data / 'runs'}:\n{log_tail(log)}"
     run = Registry.for_data(data).list(limit=1)[0]
     assert run.status == "succeeded", run.error
     return run.id
-
-
-def trained_folder(template: Path, dest: Path, configs: list[LFConfig | None]) -> Path:
-    """A copy of the `template` data folder with one succeeded run per entry of `configs` (None: the default)."""
-    data = copy_folder(template, dest)
-    for n, config in enumerate(configs, start=1):
-        retrain(data, config=config, note=f"run {n}")
-    return data
 
 
 def copy_folder(src: Path, dest: Path) -> Path:

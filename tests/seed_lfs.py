@@ -4,10 +4,16 @@ This is the reference the project is checked against: the calibration of the syn
 vectorized LF engine) must agree with these functions run through snorkel's PandasLFApplier. Keep them as the
 tutorial has them, quirks included (`if x.review_text:` is true for NaN, so rows without a review are scored
 as the text "nan", which TextBlob gives polarity 0 and subjectivity 0).
+
+`python -m tests.seed_lfs PROCESSED OUT.npz` saves `seed_label_matrices(PROCESSED)` (the tests of the `small`
+dataset compute it once per session, in the background: tests/conftest.py).
 """
 
 from __future__ import annotations
 
+import sys
+
+import numpy as np
 import pandas as pd
 from snorkel.labeling.lf import labeling_function
 from snorkel.preprocess import preprocessor
@@ -89,3 +95,28 @@ def make_seed_lfs(df_books: pd.DataFrame) -> list:
         return ABSTAIN
 
     return [stars_in_review, shared_first_author, polarity_positive, subjectivity_positive, polarity_negative]
+
+
+GOLD_SPLITS = ("dev", "val", "test")
+
+
+def seed_rows(data, split: str) -> pd.DataFrame:
+    """The rows of `split` of prepared data as the tutorial's LFs read them (with each user's book_idxs)."""
+    rows = data.splits[split]
+    return rows.assign(book_idxs=data.book_idxs_for(rows).map(tuple))
+
+
+def seed_label_matrices(processed_dir) -> dict[str, np.ndarray]:
+    """{split: label matrix} of the tutorial's LFs through snorkel's PandasLFApplier, on the dev, val and test rows
+    of a prepared folder (row by row: a split's matrix is the same alone or concatenated with others)."""
+    from snorkel.labeling import PandasLFApplier
+
+    from pipeline.dataset import load_prepared
+
+    data = load_prepared(processed_dir)
+    lfs = make_seed_lfs(data.books)
+    return {split: PandasLFApplier(lfs).apply(seed_rows(data, split), progress_bar=False) for split in GOLD_SPLITS}
+
+
+if __name__ == "__main__":
+    np.savez(sys.argv[2], **seed_label_matrices(sys.argv[1]))

@@ -22,25 +22,23 @@ from pipeline.recommend import (
     without_books,
 )
 from pipeline.registry import Registry
-from tests.runs_fixtures import copy_folder, trained_folder
+from tests.runs_fixtures import copy_folder
 from workbench import nav
 from workbench.recommend_view import LIKED_MARK, ranked, table_html
 from workbench.render import markdown_literal
 
 PAGE = nav.RECOMMEND
-
-
-@pytest.fixture(scope="module")
-def trained(workbench_template, tmp_path_factory):
-    """The workbench data with one succeeded run, built once per module."""
-    return trained_folder(workbench_template, tmp_path_factory.mktemp("recommend") / "data", [None])
+# The tests marked slow read the trained data: the workbench data with one succeeded run, built once per session
+# (tests/workbench_fixtures.py).
+ON_TRAINED = pytest.mark.usefixtures("trained_workbench")
 
 
 @pytest.fixture
 def workbench_data(request, workbench_template, tmp_path):
-    """This test's data folder: a copy of the trained data for tests marked slow, of the untrained template
-    otherwise."""
-    source = request.getfixturevalue("trained") if request.node.get_closest_marker("slow") else workbench_template
+    """This test's data folder: a copy of the trained data for tests marked slow (ON_TRAINED), of the untrained
+    template otherwise."""
+    slow = request.node.get_closest_marker("slow")
+    source = request.getfixturevalue("trained_workbench") if slow else workbench_template
     return copy_folder(source, tmp_path / "data")
 
 
@@ -229,6 +227,7 @@ def test_without_a_model_the_page_says_how_to_train(apptest):
 
 
 @pytest.mark.slow
+@ON_TRAINED
 def test_lists_ten_books_for_a_test_user_with_held_out_likes_marked(apptest, workbench_data):
     prepared = load_prepared(workbench_data / "processed")
     registry = Registry.for_data(workbench_data)
@@ -258,6 +257,7 @@ def test_lists_ten_books_for_a_test_user_with_held_out_likes_marked(apptest, wor
 
 
 @pytest.mark.slow
+@ON_TRAINED
 def test_typed_user_id(apptest, workbench_data):
     prepared = load_prepared(workbench_data / "processed")
     registry = Registry.for_data(workbench_data)

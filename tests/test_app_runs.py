@@ -14,25 +14,21 @@ from lfs.config import load_default, parse_config
 from lfs.store import ConfigStore
 from pipeline.registry import Registry
 from tests.interval_fixtures import metrics_from, old_metrics, record_run, scores
-from tests.runs_fixtures import copy_folder, trained_folder
+from tests.runs_fixtures import REMOVED, copy_folder
 from workbench import nav, state
 
 PAGE = nav.RUNS
-REMOVED = "polarity_negative"  # the LF run 2 trains without
-
-
-@pytest.fixture(scope="module")
-def trained(workbench_template, tmp_path_factory):
-    """The workbench data with run 1 (default LF config) and run 2 (without REMOVED), built once per module."""
-    return trained_folder(workbench_template, tmp_path_factory.mktemp("runs") / "data",
-                          [None, load_default().remove(REMOVED)])
+# The tests marked slow read the trained data: the workbench data with run 1 (default LF config) and run 2 (without
+# REMOVED), built once per session (tests/workbench_fixtures.py).
+ON_TRAINED = pytest.mark.usefixtures("trained_two_runs")
 
 
 @pytest.fixture
 def workbench_data(request, workbench_template, tmp_path):
     """This test's data folder (the `apptest` fixture opens the app on it): a copy of the trained data for tests
-    marked slow, of the untrained template otherwise."""
-    source = request.getfixturevalue("trained") if request.node.get_closest_marker("slow") else workbench_template
+    marked slow (ON_TRAINED), of the untrained template otherwise."""
+    slow = request.node.get_closest_marker("slow")
+    source = request.getfixturevalue("trained_two_runs") if slow else workbench_template
     return copy_folder(source, tmp_path / "data")
 
 
@@ -66,6 +62,7 @@ def test_no_runs_says_how_to_train(apptest):
 
 
 @pytest.mark.slow
+@ON_TRAINED
 def test_table_lists_the_runs_with_config_version_and_metrics(apptest, workbench_data):
     registry = Registry.for_data(workbench_data)
     at = open_page(apptest)
@@ -88,6 +85,7 @@ def test_table_lists_the_runs_with_config_version_and_metrics(apptest, workbench
 
 
 @pytest.mark.slow
+@ON_TRAINED
 def test_two_runs_side_by_side(apptest, workbench_data):
     registry = Registry.for_data(workbench_data)
     at = open_page(apptest)
@@ -119,6 +117,7 @@ def test_two_runs_side_by_side(apptest, workbench_data):
 
 
 @pytest.mark.slow
+@ON_TRAINED
 @pytest.mark.parametrize("run_id, base, saved", [(2, 1, False), (1, 1, True)])
 def test_load_config_opens_the_editor_with_it(apptest, workbench_data, run_id, base, saved):
     run = Registry.for_data(workbench_data).get(run_id)
@@ -137,6 +136,7 @@ def test_load_config_opens_the_editor_with_it(apptest, workbench_data, run_id, b
 
 
 @pytest.mark.slow
+@ON_TRAINED
 def test_downloads_present_missing_and_prepared(apptest, workbench_data, monkeypatch):
     from workbench import runs_view
 

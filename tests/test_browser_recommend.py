@@ -7,20 +7,16 @@ import pytest
 from pipeline.dataset import load_prepared
 from pipeline.recommend import held_out_likes, recommend
 from pipeline.registry import Registry
-from tests.runs_fixtures import copy_folder, trained_folder
+from tests.runs_fixtures import copy_folder
 
 pytest_plugins = ("tests.browser",)
 
 
-@pytest.fixture(scope="module")
-def trained(workbench_template, tmp_path_factory):
-    return trained_folder(workbench_template, tmp_path_factory.mktemp("browser-recommend") / "data", [None])
-
-
 @pytest.fixture
-def workbench_data(trained, tmp_path):
-    """The server of this test serves a copy of the trained data."""
-    return copy_folder(trained, tmp_path / "data")
+def workbench_data(trained_workbench, tmp_path):
+    """The server of this test serves a copy of the trained data (the workbench data with one succeeded run, built
+    once per session: tests/workbench_fixtures.py)."""
+    return copy_folder(trained_workbench, tmp_path / "data")
 
 
 def test_recommend_lists_ten_books(workbench, workbench_data):

@@ -9,6 +9,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser import streamlit_server
+from tests.runs_fixtures import copy_folder
+from tests.session_data import log_tail
 from tests.workbench_fixtures import HOSTILE_REVIEW
 from workbench import nav
 
@@ -48,6 +51,40 @@ def dev_figures(data, lf: str, **changes) -> tuple[float, int]:
     dev = open_split(load_prepared(data / "processed"), "dev")
     summary = lf_summary(dev.matrix(specs), specs, dev.gold).loc[lf]
     return 100 * float(summary["Coverage"]), int(summary["Incorrect"])
+
+
+FRESH_SERVER_TESTS = {"test_each_page_url_opens_the_page_in_the_frame_on_a_fresh_server"}
+
+
+@pytest.fixture(scope="module")
+def shared_server(workbench_template, tmp_path_factory):
+    """(base URL, data folder) of one server for the tests that only read its data: an LF edit stays in the
+    test's own browser session (pytest-playwright gives each test a new browser context) until it is saved, and
+    these tests save nothing."""
+    folder = tmp_path_factory.mktemp("shared-server")
+    data = copy_folder(workbench_template, folder / "data")
+    with streamlit_server(data, folder / "streamlit.log") as url:
+        yield url, data
+
+
+@pytest.fixture
+def workbench_data(request, workbench_template, tmp_path):
+    """A private copy of the template data for a test on a fresh server; the shared server's data otherwise."""
+    if request.node.originalname in FRESH_SERVER_TESTS:
+        return copy_folder(workbench_template, tmp_path / "data")
+    return request.getfixturevalue("shared_server")[1]
+
+
+@pytest.fixture
+def workbench_server(request, workbench_data, tmp_path):
+    """A server of this test's own (FRESH_SERVER_TESTS), or the module's shared one."""
+    if request.node.originalname not in FRESH_SERVER_TESTS:
+        yield request.getfixturevalue("shared_server")[0]
+        return
+    log = tmp_path / "streamlit.log"
+    with streamlit_server(workbench_data, log) as url:
+        yield url
+    print(f"streamlit log (tail):\n{log_tail(log)}")  # shown with a failing test's report
 
 
 def open_lf_page(app) -> None:

@@ -7,6 +7,7 @@ for the module and always stopped."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ import pandas as pd
 import pytest
 
 from tests.browser import free_port
+from tests.processes import stop
 
 pytestmark = pytest.mark.slow
 
@@ -47,12 +49,7 @@ def _running(cmd: list[str], cwd: Path, log: Path) -> Iterator[subprocess.Popen]
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, STOP_TIMEOUT)
 
 
 def _run(cmd: list[str], cwd: Path) -> str:
@@ -72,12 +69,9 @@ def outside(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def processed(tmp_path_factory) -> Path:
-    from pipeline.ensure import ensure_data
-
-    data = tmp_path_factory.mktemp("tiny-cluster")
-    ensure_data(data, scale="tiny", seed=4)
-    return data / "processed"
+def processed(tiny_processed, tmp_path_factory) -> Path:
+    """A copy of the session's tiny prepared data (the features command caches its features in it)."""
+    return shutil.copytree(tiny_processed, tmp_path_factory.mktemp("tiny-cluster") / "processed")
 
 
 @pytest.fixture(scope="module")

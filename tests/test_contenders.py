@@ -379,15 +379,10 @@ def test_params_round_trip_and_reject_bad_values():
 # generated data
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    from pipeline.generate import generate
-    from pipeline.prepare import prepare
-
-    raw = tmp_path_factory.mktemp("tiny-contenders") / "raw"
-    generate(raw, "tiny", seed=7)
-    prepare(raw, raw.parent / "processed")
-    return load_prepared(raw.parent / "processed")
+@pytest.fixture
+def tiny(tiny_copy):
+    """The session's tiny dataset, in a copy (the contenders are cached in the prepared folder)."""
+    return load_prepared(tiny_copy / "processed")
 
 
 def test_both_contenders_on_generated_tiny_data(tiny):

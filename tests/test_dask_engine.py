@@ -11,8 +11,7 @@ import pytest
 from lfs import features as F
 from lfs.dask_engine import compute_features_dask, connect, map_partitions, partition_bounds
 from pipeline.dataset import load_prepared
-from pipeline.generate import generate
-from pipeline.prepare import SPLITS, prepare
+from pipeline.prepare import SPLITS
 
 TIMEOUT = 120  # seconds: a broken cluster fails the test instead of hanging it
 
@@ -23,11 +22,9 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    raw = tmp_path_factory.mktemp("tiny-dask") / "raw"
-    generate(raw, "tiny", seed=7)
-    prepare(raw, raw.parent / "processed")
-    return load_prepared(raw.parent / "processed")
+def tiny(tiny_processed):
+    """The session's tiny prepared data (read only: no cache is written here)."""
+    return load_prepared(tiny_processed)
 
 
 def test_local_cluster_has_two_single_threaded_worker_processes(client):

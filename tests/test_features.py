@@ -80,7 +80,10 @@ def test_same_author_count_counts_distinct_books():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> PreparedData:
-    """Generated tiny data; its train split gets null, "", whitespace-only, unicode and repeated texts."""
+    """Generated tiny data; its train split gets null, "", whitespace-only, unicode and repeated texts.
+
+    Seed 5, not the session's tiny dataset (tests/conftest.py): its train split has only 50 reviews, and
+    test_sentiment_matches_textblob_row_by_row_in_a_pool wants more than 50."""
     raw = tmp_path_factory.mktemp("tiny-features") / "raw"
     generate(raw, "tiny", seed=5)
     prepare(raw, raw.parent / "processed")

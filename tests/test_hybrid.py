@@ -4,6 +4,7 @@ on tiny generated data through save and load. The full retrain through it is in 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -50,14 +51,10 @@ def test_output_fit_learns_both_weights_and_never_a_negative_one():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    from pipeline.generate import generate
-    from pipeline.prepare import prepare
-
-    raw = tmp_path_factory.mktemp("tiny-hybrid") / "raw"
-    generate(raw, "tiny", seed=3)
-    prepare(raw, raw.parent / "processed")
-    prepared = load_prepared(raw.parent / "processed")
+def tiny(tiny_processed, tmp_path_factory):
+    """The session's tiny dataset, in a copy (fitting the contenders caches them in the prepared folder)."""
+    processed = shutil.copytree(tiny_processed, tmp_path_factory.mktemp("tiny-hybrid") / "processed")
+    prepared = load_prepared(processed)
     return prepared, fit_contenders(prepared)
 
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pandas as pd
 import pytest
 
 from lfs.config import load_default
 from pipeline.cli import main
-from pipeline.ensure import ensure_data
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    data = tmp_path_factory.mktemp("tiny")
-    ensure_data(data, scale="tiny", seed=4)
-    return data / "processed"
+def tiny(tiny_processed, tmp_path_factory):
+    """A copy of the session's tiny prepared data (the features command caches its features in it)."""
+    return shutil.copytree(tiny_processed, tmp_path_factory.mktemp("tiny") / "processed")
 
 
 def test_features_then_label_writes_one_column_per_lf(tiny, tmp_path, capsys):

@@ -10,18 +10,19 @@ import pandas as pd
 import pytest
 
 from pipeline.cli import main
-from pipeline.ensure import ensure_data
 from pipeline.registry import Registry
+from tests.runs_fixtures import copy_folder
 
-FAST = ["--epochs", "2", "--lm-epochs", "200", "--replica-steps", "3", "--replica-epochs", "2"]
+# The retrains run once per session, beside the other tests (tests/conftest.py: e2e_trained, e2e_second_run), as
+# `python -m pipeline retrain --data DATA --epochs 2 --lm-epochs 200 --replica-steps 3 --replica-epochs 2 --json
+# --note NOTE`, the first on the session's tiny dataset, the second on the data the first left.
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    data = tmp_path_factory.mktemp("retrain")
-    ensure_data(data, scale="tiny", seed=5)
-    code = main(["retrain", "--data", str(data), *FAST, "--json", "--note", "e2e"])
-    return data, code
+def trained(e2e_trained, tmp_path_factory):
+    """(data, exit code) of the first retrain (note "e2e"), in a copy this module may change."""
+    source, code = e2e_trained
+    return copy_folder(source, tmp_path_factory.mktemp("retrain") / "data"), code
 
 
 @pytest.mark.slow
@@ -60,13 +61,13 @@ def test_retrain_runs_every_stage_and_records_the_run(trained, capsys):
 
 
 @pytest.mark.slow
-def test_a_second_run_reuses_the_caches_and_compares_with_the_first(trained, capsys):
+def test_a_second_run_reuses_the_caches_and_compares_with_the_first(trained, e2e_second_run):
     data, code = trained
     assert code == 0
     first = Registry.for_data(data).current_model()
-    capsys.readouterr()
-    assert main(["retrain", "--data", str(data), *FAST, "--json", "--note", "again"]) == 0
-    metrics = json.loads(capsys.readouterr().out)
+    _, code, out = e2e_second_run  # the second retrain (note "again") on the data the first left
+    assert code == 0
+    metrics = json.loads(out)
     # the same LF config gives the same labels: the replica comes from its cache, the contenders from theirs,
     # and every metric equals the first run's (the training is deterministic)
     assert metrics["replica_reused"] is True
@@ -88,7 +89,6 @@ def test_recommend_lists_k_unseen_books(trained, capsys):
     assert lines[0].split()[:3] == ["rank", "book_idx", "title"] and len(lines) == 6
 
 
-def test_recommend_without_a_model_is_a_clear_error(tmp_path, capsys):
-    ensure_data(tmp_path, scale="tiny", seed=5)
-    assert main(["recommend", "--data", str(tmp_path), "--user", "0"]) == 2
+def test_recommend_without_a_model_is_a_clear_error(tiny_copy, capsys):
+    assert main(["recommend", "--data", str(tiny_copy), "--user", "0"]) == 2
     assert "no trained model yet" in capsys.readouterr().err

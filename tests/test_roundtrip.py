@@ -17,7 +17,6 @@ from pipeline.dataset import load_prepared
 from pipeline.ensure import ensure_data
 from pipeline.files import MARKER_FILE
 from pipeline.generate import generate
-from pipeline.prepare import prepare
 
 
 def _records(path):
@@ -26,11 +25,10 @@ def _records(path):
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    raw = tmp_path_factory.mktemp("tiny") / "raw"
-    generate(raw, "tiny", seed=3)
-    manifest = prepare(raw, raw.parent / "processed")
-    return raw, manifest, load_prepared(raw.parent / "processed")
+def tiny(tiny_data):
+    """The session's tiny dataset: its raw folder, the manifest prepare wrote, the prepared data."""
+    data = load_prepared(tiny_data / "processed")
+    return tiny_data / "raw", data.manifest, data
 
 
 def test_tables_agree_with_the_manifest(tiny):
@@ -84,18 +82,18 @@ def test_ensure_data_never_overwrites_real_files(tmp_path):
 
 
 @pytest.mark.slow
-def test_calibration_on_small(small_prepared):
+def test_calibration_on_small(small_prepared, small_seed_votes):
     """The tutorial's LFs (tests/seed_lfs.py) on generated `small` data reproduce the seed's dev table
     (looser than the seed-scale acceptance, which bench/data_pipeline.py checks: fewer rows, more noise)."""
-    from snorkel.labeling import LFAnalysis, PandasLFApplier
+    from snorkel.labeling import LFAnalysis
 
-    from tests.seed_lfs import make_seed_lfs
+    from tests.seed_lfs import GOLD_SPLITS, make_seed_lfs
 
     data = load_prepared(small_prepared)
-    rows = pd.concat([data.splits[s] for s in ("dev", "val", "test")], ignore_index=True)
-    rows["book_idxs"] = data.book_idxs_for(rows).map(tuple)
+    rows = pd.concat([data.splits[s] for s in GOLD_SPLITS], ignore_index=True)
     lfs = make_seed_lfs(data.books)
-    L = PandasLFApplier(lfs).apply(rows, progress_bar=False)
+    # snorkel's PandasLFApplier(lfs) on these rows (with each user's book_idxs), run once per session
+    L = np.concatenate([small_seed_votes[s] for s in GOLD_SPLITS])
     table = compare_to_seed(LFAnalysis(L, lfs).lf_summary(rows.rating.to_numpy()),
                             coverage_rel_tol=0.5, accuracy_abs_tol=0.08)
     assert table.ok.all(), "\n" + table.to_string()

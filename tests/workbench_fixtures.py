@@ -1,7 +1,10 @@
-"""Data for the workbench's tests: a tiny generated dataset with one hostile review planted in dev.
+"""Data for the workbench's tests: the session's tiny dataset with one hostile review planted in dev.
 
 `workbench_template` builds it once per session (features computed too); `workbench_data` copies it per test, so
 a test can save LF versions and start runs without touching another test's data. `apptest` opens the app on it.
+`trained_workbench` (the template with one succeeded retrain) and `trained_two_runs` (then a second one without
+tests.runs_fixtures.REMOVED) are built once per session on the background thread (tests/session_data.py); tests
+read them through private copies.
 """
 
 from __future__ import annotations
@@ -9,11 +12,13 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
 from pipeline.files import MARKER_FILE, sha256_file
+from tests.session_data import WAIT_SECONDS
 
 # A dev review that must render as text: markup, a script and a keyword the default LFs match ("5 stars").
 HOSTILE_REVIEW = ("Loved it <img src=x onerror=alert(1)> and <script>alert('xss')</script> & 5 stars, "
@@ -50,19 +55,65 @@ def _plant_review(data: Path) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="session")
-def workbench_template(tmp_path_factory) -> Path:
-    """A data folder (raw/, processed/ with features) at tiny scale, with HOSTILE_REVIEW in dev."""
+def workbench_template(tiny_data: Path, tmp_path_factory) -> Path:
+    """A data folder (raw/, processed/ with features) at tiny scale, with HOSTILE_REVIEW in dev: the session's
+    tiny raw files (seed 0) with the review planted, prepared."""
     from lfs.features import load_all_features
     from pipeline.dataset import load_prepared
-    from pipeline.ensure import ensure_data
     from pipeline.prepare import prepare
 
     data = tmp_path_factory.mktemp("workbench-data") / "data"
-    ensure_data(data, scale="tiny", seed=0)
+    shutil.copytree(tiny_data / "raw", data / "raw")
+    shutil.copytree(tiny_data / "processed", data / "processed")  # _plant_review reads the rows of dev from it
     _plant_review(data)
     prepare(data / "raw", data / "processed", force=True)
     load_all_features(load_prepared(data / "processed"))
     return data
+
+
+@pytest.fixture(scope="session")
+def trained_workbench_build(background, workbench_template: Path, tmp_path_factory) -> Future:
+    """Starts building `trained_workbench` on the background thread."""
+    from tests.runs_fixtures import copy_folder, retrain
+
+    dest = tmp_path_factory.mktemp("trained-one-run") / "data"
+
+    def build() -> Path:
+        copy_folder(workbench_template, dest)
+        retrain(background, dest, note="run 1")
+        return dest
+
+    return background.submit("trained_workbench", build)
+
+
+@pytest.fixture(scope="session")
+def trained_workbench(trained_workbench_build: Future) -> Path:
+    """The workbench template with run 1: a succeeded retrain of the default LF config (tests.runs_fixtures.FAST),
+    note "run 1". Read-only: copy it (tests.runs_fixtures.copy_folder)."""
+    return trained_workbench_build.result(timeout=WAIT_SECONDS)
+
+
+@pytest.fixture(scope="session")
+def trained_two_runs_build(background, trained_workbench_build: Future, tmp_path_factory) -> Future:
+    """Starts building `trained_two_runs` on the background thread (after `trained_workbench`)."""
+    from lfs.config import load_default
+    from tests.runs_fixtures import REMOVED, copy_folder, retrain
+
+    dest = tmp_path_factory.mktemp("trained-two-runs") / "data"
+
+    def build() -> Path:
+        copy_folder(trained_workbench_build.result(), dest)  # submitted before this build: done by now
+        retrain(background, dest, config=load_default().remove(REMOVED), note="run 2")
+        return dest
+
+    return background.submit("trained_two_runs", build)
+
+
+@pytest.fixture(scope="session")
+def trained_two_runs(trained_two_runs_build: Future) -> Path:
+    """`trained_workbench` with run 2: a succeeded retrain without tests.runs_fixtures.REMOVED, note "run 2".
+    Read-only: copy it."""
+    return trained_two_runs_build.result(timeout=WAIT_SECONDS)
 
 
 @pytest.fixture
