@@ -4,7 +4,7 @@ beside it."""
 
 import streamlit as st
 
-from pipeline.recommend import contender_top, held_out_likes, popular, recommend
+from pipeline.runs.recommend import contender_top, held_out_likes, popular, recommend
 from workbench import context, nav, run_views
 from workbench import recommend_view as view
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from .raw import RawDataError
+from pipeline.data.raw import RawDataError
 
-# Written by pipeline.generate next to synthetic raw files: scale, seed, parameters, sha256 of each file.
+# Written by pipeline.data.generate next to synthetic raw files: scale, seed, parameters, sha256 of each file.
 MARKER_FILE = "GENERATED.json"
 
 

@@ -1,6 +1,6 @@
 """Synthetic Goodreads Young Adult data in the exact raw format of the real files.
 
-`generate(out_dir, scale, seed)` writes the three gzip JSON-lines files of `pipeline.rawformat` plus
+`generate(out_dir, scale, seed)` writes the three gzip JSON-lines files of `pipeline.data.rawformat` plus
 GENERATED.json (scale, seed, parameters and the sha256 of each file, so that `prepare` can tell generated
 files from real ones dropped in later). The same seed gives byte-identical files.
 """
@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .. import rawformat
-from ..files import MARKER_FILE, sha256_file
-from .behaviour import Interactions, make_interactions
-from .catalog import Catalog, book_record, make_catalog, series_names
-from .reviews import compose_review
-from .scales import SCALES, Scale, get_scale
-from .writer import DateFormatter, GzipLines, hex_ids
+from pipeline.data import rawformat
+from pipeline.data.files import MARKER_FILE, sha256_file
+from pipeline.data.generate.behaviour import Interactions, make_interactions
+from pipeline.data.generate.catalog import Catalog, book_record, make_catalog, series_names
+from pipeline.data.generate.reviews import compose_review
+from pipeline.data.generate.scales import SCALES, Scale, get_scale
+from pipeline.data.generate.writer import DateFormatter, GzipLines, hex_ids
 
 GENERATOR_VERSION = 1
 INCOMPLETE_CHARS = 300  # review_text_incomplete is the HTML review cut near this length
