@@ -22,7 +22,7 @@ import streamlit as st
 from lfs.analysis import Analysis, keyword_stats, threshold_sweep
 from lfs.apply import column_key
 from lfs.config import LFConfig
-from lfs.examples import ExampleFilter
+from lfs.example_rows import ExampleFilter
 from lfs.spec import KeywordLF, LFSpec, ThresholdLF
 from lfs.store import ConfigChanges, ConfigConflict, ConfigStore, StaleVersionError
 from lfs.workspace import Split

@@ -25,7 +25,7 @@ from pipeline.runs.summary import fmt_time
 from pipeline.training import endmodel
 from pipeline.training.hybrid import HybridParams
 from pipeline.training.labelmodel import CLASS_BALANCE, LabelModelParams
-from workbench import context, render, run_views, state
+from workbench import context, render, run_results, state
 
 POLL_SECONDS = 1.0
 LABELS = {"n_epochs": "epochs", "lr": "learning rate", "l2": "L2 regularisation", "class_balance": "class balance",
@@ -252,7 +252,7 @@ def live(run_id: int) -> None:
             st.toast(jobs.cancel(registry, run_id))
         except ValueError as e:
             st.error(render.markdown_literal(e))
-    run_views.curves_section(registry, [run_id], key=f"live-{run_id}")
+    run_results.curves_section(registry, [run_id], key=f"live-{run_id}")
 
 
 def show(registry: Registry, run: Run | None) -> None:
@@ -264,4 +264,4 @@ def show(registry: Registry, run: Run | None) -> None:
         live(run.id)
         return
     status_header(run)
-    run_views.results_section(registry, run)
+    run_results.results_section(registry, run)
