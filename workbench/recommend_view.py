@@ -8,8 +8,6 @@ books name their authors by id only, so an author shows as that id.
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -103,15 +101,10 @@ def ranked(frame: pd.DataFrame, liked: np.ndarray, score: str) -> pd.DataFrame:
 
 
 def table_html(frame: pd.DataFrame) -> str:
-    """`frame` (index first) as an HTML table, every header and cell escaped: titles render as text, never as
-    markup or Markdown (st.table would read its cells as Markdown)."""
-    def row(cells, tag: str) -> str:
-        return "<tr>" + "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in cells) + "</tr>"
-
-    head = row([frame.index.name or "", *frame.columns], "th")
-    body = "".join(row([index, *values], "td") for index, values in zip(frame.index, frame.to_numpy().tolist(),
-                                                                         strict=True))
-    return f'<table style="width:100%"><thead>{head}</thead><tbody>{body}</tbody></table>'
+    """`frame` (index first, as a column) as an HTML table by pandas, every header and cell escaped: titles render
+    as text, never as markup or Markdown (st.table would read its cells as Markdown)."""
+    body = frame.reset_index().to_html(index=False, escape=True, border=0)
+    return body.replace("<table ", '<table style="width:100%" ', 1)
 
 
 def ranked_list(title: str, frame: pd.DataFrame, liked: np.ndarray, *, score: str, key: str) -> None:

@@ -58,7 +58,6 @@ TensorFlow and Keras are imported inside the functions that need them (`keras_cl
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
@@ -72,7 +71,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.data.files import fsync_path
+from pipeline.data.files import atomic_path
 from pipeline.training.sampling import Csr, UserSets, cap_sets, pairs_with_negatives, scoring_pairs
 
 if TYPE_CHECKING:
@@ -508,19 +507,10 @@ def save_model(model: keras.Model, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{path}: a model file must end in .keras")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-    try:
-        with warnings.catch_warnings():  # Keras 3.15 saving numpy 2 arrays: "__array__ ... copy keyword"
-            warnings.filterwarnings("ignore", message="__array__ implementation", category=DeprecationWarning)
-            model.save(tmp)
-        fsync_path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    fsync_path(path.parent)
+    with atomic_path(path, suffix=".keras") as tmp, warnings.catch_warnings():
+        # Keras 3.15 saving numpy 2 arrays: "__array__ ... copy keyword"
+        warnings.filterwarnings("ignore", message="__array__ implementation", category=DeprecationWarning)
+        model.save(tmp)
     return path
 
 
