@@ -3,7 +3,7 @@
 Measures, each step in its own process so that its peak RSS is its own:
   generate   `python -m pipeline generate`      target <= 120 s, peak RSS <= 4 GB (seed scale)
   prepare    `python -m pipeline prepare --force` target <= 60 s
-  load       `pipeline.dataset.load_prepared`     target <= 5 s
+  load       `pipeline.data.dataset.load_prepared`     target <= 5 s
 and against baselines measured in the same run:
   read floor  gzip-decompress and json-parse every raw line: the least any Python reader of the raw files does;
   seed layout the same tables read with pandas, plus the seed's in-memory layout: the user's book_idxs
@@ -27,9 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline import rawformat
-from pipeline.calibration import compare_to_seed, positive_share_ok
-from pipeline.dataset import load_prepared
+from pipeline.data import rawformat
+from pipeline.data.calibration import compare_to_seed, positive_share_ok
+from pipeline.data.dataset import load_prepared
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -35,7 +35,7 @@ from lfs.apply import LFData, label_matrix
 from lfs.config import load_default
 from lfs.features import compute_features, features_dir
 from lfs.workspace import open_split
-from pipeline.dataset import load_prepared
+from pipeline.data.dataset import load_prepared
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,8 @@
 
 Each is a real `python -m pipeline retrain --json` (job process, snorkel LabelModel, both TensorFlow models, the
 contenders from their cache). Prints our model's test metrics with their 95% intervals per config, and the
-deltas of (b) and (c) to (a) with paired-bootstrap intervals over test users (pipeline.bootstrap.compare_runs_ci
+deltas of (b) and (c) to (a) with paired-bootstrap intervals over test users
+(pipeline.training.bootstrap.compare_runs_ci
 on the runs' kept test scores), marked "not significant" where the interval covers 0.
 
 Usage: python -m bench.lf_loop --data DIR   (DIR/processed at seed scale, e.g. from bench/data_pipeline.py)
@@ -28,8 +29,8 @@ from pathlib import Path
 import tomli_w
 
 from lfs.config import DEFAULT_CONFIG_PATH
-from pipeline.bootstrap import EvalScores, compare_runs_ci
-from pipeline.registry import Registry
+from pipeline.runs.registry import Registry
+from pipeline.training.bootstrap import EvalScores, compare_runs_ci
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.retrain_cli import format_metrics
+from pipeline.cli.retrain import format_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,7 @@ def seed_apply_seconds(data_dir: Path, sample: int) -> tuple[float, int, float]:
     """(extrapolated seconds for the whole train split, train rows, rows/s) of the tutorial's LFs in snorkel."""
     from snorkel.labeling import PandasLFApplier
 
-    from pipeline.dataset import load_prepared
+    from pipeline.data.dataset import load_prepared
     from tests.seed_lfs import make_seed_lfs
 
     data = load_prepared(data_dir / "processed")

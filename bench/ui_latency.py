@@ -69,8 +69,8 @@ ARM_PROBE = """([key, sel, waitText]) => {
 def ensure_bench_data(data: Path) -> None:
     """Seed-scale prepared data with its features on disk, made when missing."""
     from lfs.features import load_all_features
-    from pipeline.dataset import load_prepared
-    from pipeline.ensure import ensure_data
+    from pipeline.data.dataset import load_prepared
+    from pipeline.data.ensure import ensure_data
 
     if not (data / "processed" / "manifest.json").is_file():
         t0 = time.perf_counter()

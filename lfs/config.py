@@ -44,263 +44,31 @@ True
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import math
 import re
 import tomllib
-import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomli_w
 
-from lfs.spec import (
-    FEATURES,
-    LABELS,
-    MATCH_MODES,
-    OPERATORS,
-    TEMPLATES,
-    TEXT_FIELDS,
-    KeywordLF,
-    KeywordRule,
-    LFSpec,
-    LFSpecError,
-    PythonLF,
-    ThresholdLF,
-    _canonical,
+from lfs.spec import LFSpec, _canonical
+from lfs.validation import (
+    DEFAULT_CONFIG_PATH,
+    SCHEMA_VERSION,
+    Invalid,
+    build_spec,
+    describe,
+    lf_ref,
+    spec_error,
+    spec_from_dict,
+    unknown_value,
+    validate_spec,
 )
 
-SCHEMA_VERSION = 1
-DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.toml")
-
-MAX_NAME_LENGTH = 64
-MAX_KEYWORD_LENGTH = 200
-_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
-_FUNCTION_RE = re.compile(r"lfs(\.[A-Za-z_][A-Za-z0-9_]*)+:[A-Za-z_][A-Za-z0-9_]*")
-_COMMON_KEYS = ("name", "template", "enabled", "note")
-_RULE_KEYS = ("label", "keywords")
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Errors
-
-
-class _Invalid(Exception):
-    """One problem in one field of one LF; formatted into an LFSpecError by whoever knows the file and the LF."""
-
-    def __init__(self, field_name: str, detail: str, rule: int | None = None):
-        super().__init__(detail)
-        self.field_name, self.detail, self.rule = field_name, detail, rule
-
-
-def _spec_error(detail: str, *, source: str = "", line: int | None = None, lf: str | None = None,
-                field_name: str | None = None) -> LFSpecError:
-    """An LFSpecError reading ``source:line: LF 'name', field 'f': detail``; the parts are kept as attributes
-    (``source``, ``line``, ``lf``, ``field``, ``detail``) so a UI can point at the widget at fault."""
-    where = f"{source}:{line}" if source and line else source
-    parts = [p for p in (lf, f"field '{field_name}'" if field_name else None) if p]
-    head = ", ".join(parts)
-    message = ": ".join(p for p in (where, head, detail) if p)
-    err = LFSpecError(message)
-    err.source, err.line, err.lf, err.field, err.detail = source or None, line, lf, field_name, detail
-    return err
-
-
-def _describe(value: object) -> str:
-    """How a wrong value is shown in a message: its repr and its TOML-ish kind."""
-    kinds = {bool: "a boolean", str: "a string", int: "an integer", float: "a float", list: "an array",
-             tuple: "an array", dict: "a table"}
-    kind = next((k for t, k in kinds.items() if type(value) is t), type(value).__name__)
-    shown = repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return f"{shown} ({kind})"
-
-
-def _unknown(what: str, value: object, known: Iterable[str]) -> str:
-    known = list(known)
-    hint = difflib.get_close_matches(value, known, n=1) if isinstance(value, str) else []
-    did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
-    return f"unknown {what} {value!r}{did_you_mean}; known: {', '.join(known)}"
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# One LF: dict -> validated, normalized spec
-
-
-def _require(d: Mapping, key: str):
-    if key not in d:
-        raise _Invalid(key, "missing")
-    return d[key]
-
-
-def _string(d: Mapping, key: str, default: str | None = None) -> str:
-    value = d.get(key, default) if default is not None else _require(d, key)
-    if not isinstance(value, str):
-        raise _Invalid(key, f"must be a string, got {_describe(value)}")
-    return value
-
-
-def _choice(d: Mapping, key: str, known: Iterable[str], what: str, default: str | None = None) -> str:
-    value = _string(d, key, default)
-    if value not in known:
-        raise _Invalid(key, _unknown(what, value, known))
-    return value
-
-
-def _label(value: object, key: str = "label", rule: int | None = None) -> int:
-    if type(value) is not int or value not in LABELS:
-        where = f"rule {rule}, label: " if rule is not None else ""
-        raise _Invalid(key, f"{where}must be one of {', '.join(map(str, LABELS))}, got {_describe(value)}", rule)
-    return value
-
-
-def _name(d: Mapping) -> str:
-    name = _string(d, "name")
-    if not name:
-        raise _Invalid("name", "must not be empty")
-    if len(name) > MAX_NAME_LENGTH:
-        raise _Invalid("name", f"is {len(name)} characters long; at most {MAX_NAME_LENGTH}")
-    if not _NAME_RE.fullmatch(name):
-        raise _Invalid("name", f"{name!r} may hold only letters, digits, '_' and '-', and must not start with '-'")
-    return name
-
-
-def _check_keys(d: Mapping, allowed: tuple[str, ...], field_name: str | None = None, rule: int | None = None):
-    for key in d:
-        if key not in allowed:
-            detail = _unknown("key", key, allowed).replace("; known:", "; allowed:")
-            if rule is not None:
-                raise _Invalid(field_name or key, f"rule {rule}: {detail}", rule)
-            raise _Invalid(key, detail)
-
-
-def _keyword(value: object, rule: int, position: int) -> str:
-    where = f"rule {rule}, keyword {position}"
-    if not isinstance(value, str):
-        raise _Invalid("rules", f"{where}: must be a string, got {_describe(value)}", rule)
-    keyword = value.strip()
-    if not keyword:
-        raise _Invalid("rules", f"{where}: must not be empty or whitespace-only", rule)
-    if len(keyword) > MAX_KEYWORD_LENGTH:
-        raise _Invalid("rules", f"{where}: is {len(keyword)} characters long; at most {MAX_KEYWORD_LENGTH}", rule)
-    bad = [c for c in keyword if unicodedata.category(c) == "Cc"]
-    if bad:
-        raise _Invalid("rules", f"{where}: contains the control character {bad[0]!r}", rule)
-    return keyword
-
-
-def _rules(d: Mapping) -> tuple[KeywordRule, ...]:
-    raw = _require(d, "rules")
-    if not isinstance(raw, list | tuple):
-        raise _Invalid("rules", f"must be an array of {{ label, keywords }} tables, got {_describe(raw)}")
-    if not raw:
-        raise _Invalid("rules", "must have at least one rule")
-    seen: set[str] = set()
-    rules = []
-    for i, rule in enumerate(raw, start=1):
-        if isinstance(rule, KeywordRule):
-            rule = {"label": rule.label, "keywords": rule.keywords}
-        if not isinstance(rule, Mapping):
-            raise _Invalid("rules", f"rule {i}: must be a table {{ label, keywords }}, got {_describe(rule)}", i)
-        _check_keys(rule, _RULE_KEYS, "rules", i)
-        if "label" not in rule:
-            raise _Invalid("rules", f"rule {i}: missing 'label'", i)
-        label = _label(rule["label"], "rules", i)
-        words = rule.get("keywords")
-        if not isinstance(words, list | tuple):
-            got = "nothing" if words is None else _describe(words)
-            raise _Invalid("rules", f"rule {i}, keywords: must be an array of strings, got {got}", i)
-        if not words:
-            raise _Invalid("rules", f"rule {i}, keywords: must list at least one keyword", i)
-        kept = []
-        for j, word in enumerate(words, start=1):
-            keyword = _keyword(word, i, j)
-            if keyword.lower() not in seen:
-                seen.add(keyword.lower())
-                kept.append(keyword)
-        if not kept:
-            raise _Invalid("rules", f"rule {i}, keywords: every keyword already appears in an earlier rule", i)
-        rules.append(KeywordRule(keywords=tuple(kept), label=label))
-    return tuple(rules)
-
-
-def _number(d: Mapping, key: str) -> float:
-    value = _require(d, key)
-    if type(value) not in (int, float):
-        raise _Invalid(key, f"must be a number, got {_describe(value)}")
-    if not math.isfinite(value):
-        raise _Invalid(key, f"must be a finite number, got {value}")
-    return float(value)
-
-
-def _function(d: Mapping) -> str:
-    function = _string(d, "function")
-    if not _FUNCTION_RE.fullmatch(function):
-        raise _Invalid("function", f"{function!r} must be 'module:attribute' with the module under 'lfs.' "
-                                   "(e.g. 'lfs.custom.example:my_lf')")
-    return function
-
-
-def _common(d: Mapping) -> dict:
-    enabled = d.get("enabled", True)
-    if type(enabled) is not bool:
-        raise _Invalid("enabled", f"must be true or false, got {_describe(enabled)}")
-    note = _string(d, "note", "")
-    return {"name": _name(d), "enabled": enabled, "note": note.strip()}
-
-
-def _build(d: Mapping) -> LFSpec:
-    """Validate and normalize one LF table (raises _Invalid)."""
-    if not isinstance(d, Mapping):
-        raise _Invalid("lf", f"must be a table, got {_describe(d)}")
-    common = _common(d)
-    template = _choice(d, "template", TEMPLATES, "template")
-    cls = TEMPLATES[template]
-    allowed = _COMMON_KEYS + tuple(f.name for f in fields(cls) if f.name not in _COMMON_KEYS)
-    _check_keys(d, allowed)
-    if cls is KeywordLF:
-        return KeywordLF(**common, rules=_rules(d), field=_choice(d, "field", TEXT_FIELDS, "field", "review_text"),
-                         match=_choice(d, "match", MATCH_MODES, "match mode", "substring"))
-    if cls is ThresholdLF:
-        return ThresholdLF(**common, feature=_choice(d, "feature", FEATURES, "feature"),
-                           op=_choice(d, "op", OPERATORS, "operator"), value=_number(d, "value"),
-                           label=_label(_require(d, "label")))
-    return PythonLF(**common, function=_function(d))
-
-
-def _lf_ref(d: object, index: int | None) -> str:
-    """How an LF is named in a message: by its name when it has a usable one, else by its position."""
-    name = d.get("name") if isinstance(d, Mapping) else None
-    if isinstance(name, str) and name and len(name) <= MAX_NAME_LENGTH and _NAME_RE.fullmatch(name):
-        return f"LF {name!r}"
-    return f"LF #{index}" if index is not None else "LF"
-
-
-def spec_from_dict(d: Mapping, where: str = "", *, index: int | None = None) -> LFSpec:
-    """Validate and normalize one LF given as a dict (a TOML ``[[lf]]`` table or ``spec.to_dict()``).
-
-    ``where`` prefixes the message (a file name); ``index`` (1-based) names an LF whose name is unusable.
-    Raises LFSpecError: ``where: LF 'name', field 'f': what is wrong``.
-    """
-    try:
-        return _build(d)
-    except _Invalid as problem:
-        raise _spec_error(problem.detail, source=where, lf=_lf_ref(d, index), field_name=problem.field_name) from None
-
-
-def validate_spec(spec: LFSpec) -> LFSpec:
-    """Check one (edited) spec; return it normalized (trimmed, de-duplicated keywords; float threshold).
-
-    >>> validate_spec(ThresholdLF("p", feature="polarity", op=">", value=1, label=1)).value
-    1.0
-    """
-    if not isinstance(spec, KeywordLF | ThresholdLF | PythonLF):
-        raise _spec_error(f"must be a KeywordLF, ThresholdLF or PythonLF, got {type(spec).__name__}")
-    return spec_from_dict(spec.to_dict())
-
+__all__ = ["DEFAULT_CONFIG_PATH", "SCHEMA_VERSION", "LFConfig", "dumps_config", "load_config", "load_default",
+           "parse_config", "spec_from_dict", "validate_spec"]
 
 # --------------------------------------------------------------------------------------------------------------------
 # The config: an ordered tuple of specs
@@ -311,8 +79,8 @@ def _check_unique(specs: Iterable[LFSpec], source: str = "", lines: list[int | N
     for i, spec in enumerate(specs, start=1):
         if spec.name in first:
             line = lines[i - 1] if lines else None
-            raise _spec_error(f"duplicate name (also LF #{first[spec.name]})", source=source, line=line,
-                              lf=f"LF {spec.name!r}", field_name="name")
+            raise spec_error(f"duplicate name (also LF #{first[spec.name]})", source=source, line=line,
+                             lf=f"LF {spec.name!r}", field_name="name")
         first[spec.name] = i
 
 
@@ -329,8 +97,8 @@ class LFConfig:
 
     def __post_init__(self):
         if type(self.schema_version) is not int or self.schema_version != SCHEMA_VERSION:
-            raise _spec_error(f"unsupported schema_version {self.schema_version!r}; this version reads "
-                              f"{SCHEMA_VERSION}", field_name="schema_version")
+            raise spec_error(f"unsupported schema_version {self.schema_version!r}; this version reads "
+                             f"{SCHEMA_VERSION}", field_name="schema_version")
         specs = tuple(validate_spec(s) for s in self.lfs)
         _check_unique(specs)
         object.__setattr__(self, "lfs", specs)
@@ -388,7 +156,7 @@ def _lf_lines(text: str) -> list[tuple[int, int]]:
     return [(s, (starts[k + 1] - 1) if k + 1 < len(starts) else len(lines)) for k, s in enumerate(starts)]
 
 
-def _line_of(text: str, spans: list[tuple[int, int]], index: int, problem: _Invalid | None) -> int | None:
+def _line_of(text: str, spans: list[tuple[int, int]], index: int, problem: Invalid | None) -> int | None:
     """The line of the field at fault inside LF #index, else of its ``[[lf]]`` header, else None."""
     if index > len(spans):
         return None
@@ -409,30 +177,31 @@ def parse_config(text: str, source: str = "<config>") -> LFConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise _spec_error(f"not valid TOML: {exc}", source=source) from None
+        raise spec_error(f"not valid TOML: {exc}", source=source) from None
     if "schema_version" not in data:
-        raise _spec_error(f"missing 'schema_version' (this version reads schema_version = {SCHEMA_VERSION})",
-                          source=source, field_name="schema_version")
+        raise spec_error(f"missing 'schema_version' (this version reads schema_version = {SCHEMA_VERSION})",
+                         source=source, field_name="schema_version")
     version = data["schema_version"]
     if type(version) is not int or version != SCHEMA_VERSION:
-        raise _spec_error(f"unsupported schema_version {version!r}; this version reads {SCHEMA_VERSION}",
-                          source=source, field_name="schema_version")
+        raise spec_error(f"unsupported schema_version {version!r}; this version reads {SCHEMA_VERSION}",
+                         source=source, field_name="schema_version")
     unknown = [k for k in data if k not in ("schema_version", "lf")]
     if unknown:
-        raise _spec_error(_unknown("top-level key", unknown[0], ("schema_version", "lf")).replace("known:", "allowed:")
-                          + " (each LF is a [[lf]] table)", source=source, field_name=unknown[0])
+        message = unknown_value("top-level key", unknown[0], ("schema_version", "lf"))
+        raise spec_error(message.replace("known:", "allowed:")
+                         + " (each LF is a [[lf]] table)", source=source, field_name=unknown[0])
     tables = data.get("lf", [])
     if not isinstance(tables, list):
-        raise _spec_error(f"must be an array of [[lf]] tables, got {_describe(tables)}", source=source,
-                          field_name="lf")
+        raise spec_error(f"must be an array of [[lf]] tables, got {describe(tables)}", source=source,
+                         field_name="lf")
     spans = _lf_lines(text)
     specs = []
     for index, table in enumerate(tables, start=1):
         try:
-            specs.append(_build(table))
-        except _Invalid as problem:
-            raise _spec_error(problem.detail, source=source, line=_line_of(text, spans, index, problem),
-                              lf=_lf_ref(table, index), field_name=problem.field_name) from None
+            specs.append(build_spec(table))
+        except Invalid as problem:
+            raise spec_error(problem.detail, source=source, line=_line_of(text, spans, index, problem),
+                             lf=lf_ref(table, index), field_name=problem.field_name) from None
     _check_unique(specs, source, [_line_of(text, spans, i, None) for i in range(1, len(specs) + 1)])
     return LFConfig(tuple(specs), schema_version=version)
 
@@ -443,9 +212,9 @@ def load_config(path: str | Path) -> LFConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise _spec_error(f"not UTF-8 text: {exc}", source=str(path)) from None
+        raise spec_error(f"not UTF-8 text: {exc}", source=str(path)) from None
     except OSError as exc:
-        raise _spec_error(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
+        raise spec_error(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
     return parse_config(text, source=str(path))
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pipeline.dataset import PreparedData
+from pipeline.data.dataset import PreparedData
 
 from .features import ROW_COLUMNS, FeatureLookups, build_lookups, compute_partition, feature_frame
 

@@ -45,9 +45,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.dataset import PreparedData
-from pipeline.files import write_atomic
-from pipeline.prepare import SPLITS
+from pipeline.data.dataset import PreparedData
+from pipeline.data.files import write_atomic
+from pipeline.data.prepare import SPLITS
 
 from . import textblob_features as tb
 from .spec import FEATURES

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lfs.config import DEFAULT_CONFIG_PATH, LFConfig, dumps_config, load_config
-from pipeline.files import write_text_atomic
+from pipeline.data.files import write_text_atomic
 
 DEFAULT_STORE = Path("data/lf_configs")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.dataset import PreparedData
+from pipeline.data.dataset import PreparedData
 
 from .analysis import Analysis, analyze
 from .apply import LFData, label_matrix

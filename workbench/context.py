@@ -17,9 +17,9 @@ import streamlit as st
 
 from lfs.store import ConfigStore
 from lfs.workspace import Split, open_split
-from pipeline.dataset import PreparedData, load_prepared
-from pipeline.prepare import MANIFEST_FILE
-from pipeline.registry import Registry
+from pipeline.data.dataset import PreparedData, load_prepared
+from pipeline.data.prepare import MANIFEST_FILE
+from pipeline.runs.registry import Registry
 
 DATA_ENV = "LF_WORKBENCH_DATA"
 SETUP_HINT = ("Create it with `make run` (synthetic seed-scale data), or `python -m pipeline ensure-data --data "

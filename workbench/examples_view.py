@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from lfs.apply import column_key
-from lfs.examples import (
+from lfs.example_rows import (
     GOLD_KINDS,
     LF_KINDS,
     QUERY_PARAMS,

@@ -261,15 +261,15 @@ def slider_range(low: float, high: float, value: float) -> tuple[float, float, f
 # -- adding an LF ------------------------------------------------------------------------------------------------
 def _add() -> None:
     ss = st.session_state
-    template = ss.get("add-template", ADD_TEMPLATES[0])
-    d = {"name": (ss.get("add-name") or "").strip(), "template": template}
+    template = ss.get(state.ADD_TEMPLATE, ADD_TEMPLATES[0])
+    d = {"name": (ss.get(state.ADD_NAME) or "").strip(), "template": template}
     if template == "threshold":
-        d |= {"feature": ss.get("add-feature", next(iter(FEATURES))), "op": ss.get("add-op", OPERATORS[0]),
-              "value": ss.get("add-value", 0.0), "label": ss.get("add-label", LABELS[-1])}
+        d |= {"feature": ss.get(state.ADD_FEATURE, next(iter(FEATURES))), "op": ss.get(state.ADD_OP, OPERATORS[0]),
+              "value": ss.get(state.ADD_VALUE, 0.0), "label": ss.get(state.ADD_LABEL, LABELS[-1])}
     else:
-        d |= {"field": ss.get("add-field", TEXT_FIELDS[0]), "match": ss.get("add-match", MATCH_MODES[0]),
-              "rules": [{"label": ss.get("add-kw-label", LABELS[-1]),
-                         "keywords": keywords_list(ss.get("add-keywords"))}]}
+        d |= {"field": ss.get(state.ADD_FIELD, TEXT_FIELDS[0]), "match": ss.get(state.ADD_MATCH, MATCH_MODES[0]),
+              "rules": [{"label": ss.get(state.ADD_KW_LABEL, LABELS[-1]),
+                         "keywords": keywords_list(ss.get(state.ADD_KEYWORDS))}]}
     cfg = state.working(context.store())
     try:
         spec = spec_from_dict(d)
@@ -279,9 +279,9 @@ def _add() -> None:
         return
     ss.pop(state.LF_ADD_ERROR, None)
     ss[state.SELECTED_LF] = spec.name
-    ss["add-name"] = ""
-    if "add-keywords" in ss:
-        ss["add-keywords"] = ""
+    ss[state.ADD_NAME] = ""
+    if state.ADD_KEYWORDS in ss:
+        ss[state.ADD_KEYWORDS] = ""
     state.flash("success", f"Added LF `{spec.name}` to the working copy (not saved yet).")
 
 
@@ -289,20 +289,20 @@ def add_form() -> None:
     """Name and template, then the template's fields; Add validates and appends to the working copy."""
     st.markdown("**Add a labeling function**")
     name, template = st.columns([3, 2])
-    name.text_input("Name", key="add-name", placeholder="letters, digits, '_' and '-'", max_chars=64)
-    template.selectbox("Template", ADD_TEMPLATES, key="add-template")
-    if st.session_state.get("add-template", ADD_TEMPLATES[0]) == "threshold":
+    name.text_input("Name", key=state.ADD_NAME, placeholder="letters, digits, '_' and '-'", max_chars=64)
+    template.selectbox("Template", ADD_TEMPLATES, key=state.ADD_TEMPLATE)
+    if st.session_state.get(state.ADD_TEMPLATE, ADD_TEMPLATES[0]) == "threshold":
         feature, op, value, label = st.columns([3, 1.4, 2, 2])
-        feature.selectbox("Feature", list(FEATURES), key="add-feature")
-        op.selectbox("Operator", OPERATORS, key="add-op")
-        value.number_input("Threshold", value=0.0, key="add-value", format="%g")
-        label.selectbox("Label", _LABEL_OPTIONS, format_func=label_name, key="add-label")
+        feature.selectbox("Feature", list(FEATURES), key=state.ADD_FEATURE)
+        op.selectbox("Operator", OPERATORS, key=state.ADD_OP)
+        value.number_input("Threshold", value=0.0, key=state.ADD_VALUE, format="%g")
+        label.selectbox("Label", _LABEL_OPTIONS, format_func=label_name, key=state.ADD_LABEL)
     else:
         field, match, label = st.columns(3)
-        field.selectbox("Text field", TEXT_FIELDS, key="add-field")
-        match.selectbox("Match", MATCH_MODES, key="add-match")
-        label.selectbox("Votes", _LABEL_OPTIONS, format_func=label_name, key="add-kw-label")
-        st.text_area("Keywords, one per line", key="add-keywords", height=110)
+        field.selectbox("Text field", TEXT_FIELDS, key=state.ADD_FIELD)
+        match.selectbox("Match", MATCH_MODES, key=state.ADD_MATCH)
+        label.selectbox("Votes", _LABEL_OPTIONS, format_func=label_name, key=state.ADD_KW_LABEL)
+        st.text_area("Keywords, one per line", key=state.ADD_KEYWORDS, height=110)
     st.button("Add LF", icon=":material/add:", key="add-submit", on_click=_add)
     message = st.session_state.get(state.LF_ADD_ERROR)
     if message:

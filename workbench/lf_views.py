@@ -22,7 +22,7 @@ import streamlit as st
 from lfs.analysis import Analysis, keyword_stats, threshold_sweep
 from lfs.apply import column_key
 from lfs.config import LFConfig
-from lfs.examples import ExampleFilter
+from lfs.example_rows import ExampleFilter
 from lfs.spec import KeywordLF, LFSpec, ThresholdLF
 from lfs.store import ConfigChanges, ConfigConflict, ConfigStore, StaleVersionError
 from lfs.workspace import Split
@@ -176,8 +176,8 @@ def charts_panel(cfg: LFConfig, now: Analysis, split: Split) -> None:
     choices = [s.name for s in cfg.enabled() if isinstance(s, ThresholdLF | KeywordLF)]
     if choices:
         selected = st.session_state.get(state.SELECTED_LF)
-        st.session_state["chart-lf"] = selected if selected in choices else choices[0]
-        name = st.selectbox("LF to look into", choices, key="chart-lf", on_change=_select)
+        st.session_state[state.CHART_LF] = selected if selected in choices else choices[0]
+        name = st.selectbox("LF to look into", choices, key=state.CHART_LF, on_change=_select)
         spec = cfg.get(name)
         fp = key[0]
         row = now.summary.loc[name]
@@ -199,7 +199,7 @@ def charts_panel(cfg: LFConfig, now: Analysis, split: Split) -> None:
 
 
 def _select() -> None:
-    st.session_state[state.SELECTED_LF] = st.session_state.get("chart-lf")
+    st.session_state[state.SELECTED_LF] = st.session_state.get(state.CHART_LF)
 
 
 # -- versions ----------------------------------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def _save() -> None:
     store, base = context.store(), state.base_version()
     cfg, latest = state.working(store), store.latest()
     try:
-        info = store.save(cfg, base_version=base, note=st.session_state.get("save-note") or "")
+        info = store.save(cfg, base_version=base, note=st.session_state.get(state.SAVE_NOTE) or "")
     except StaleVersionError as e:
         st.session_state[state.LF_CONFLICT] = (e.base, e.latest)
         return
@@ -219,7 +219,7 @@ def _save() -> None:
     if info.version <= latest:
         state.flash("info", f"Nothing to save: the working copy is version {info.version}.")
     else:
-        st.session_state["save-note"] = ""
+        st.session_state[state.SAVE_NOTE] = ""
         state.flash("success", f"Saved as version {info.version}.")
 
 
@@ -231,7 +231,7 @@ def _reload(version: int, message: str) -> None:
 
 
 def _restore() -> None:
-    store, version = context.store(), st.session_state.get("restore-version")
+    store, version = context.store(), st.session_state.get(state.RESTORE_VERSION)
     latest = store.latest()
     try:
         info = store.restore(version, base_version=state.base_version())
@@ -261,7 +261,7 @@ def save_bar(store: ConfigStore, cfg: LFConfig) -> None:
     """Note, Save, what is unsaved; a refused (stale) save as a conflict with the ways out."""
     base, latest = state.base_version(), store.latest()
     note, button = st.columns([5, 1], vertical_alignment="bottom")
-    note.text_input("Note for the saved version", key="save-note", placeholder="what changed and why",
+    note.text_input("Note for the saved version", key=state.SAVE_NOTE, placeholder="what changed and why",
                     max_chars=300)
     button.button("Save", key="save", type="primary", icon=":material/save:", on_click=_save, width="stretch")
     unsaved = ConfigChanges.between(store.load(base), cfg)
@@ -292,7 +292,7 @@ def versions(store: ConfigStore) -> None:
     notes = {i.version: i.note for i in history}
     label = lambda v: f"v{v} · {notes.get(v) or 'no note'}"  # noqa: E731
     pick, button = st.columns([5, 1], vertical_alignment="bottom")
-    pick.selectbox("Restore version", numbers, key="restore-version", format_func=label,
+    pick.selectbox("Restore version", numbers, key=state.RESTORE_VERSION, format_func=label,
                    help="Saves a copy of it as the newest version and loads it; unsaved edits are discarded")
     button.button("Restore", key="restore", icon=":material/restore:", on_click=_restore, width="stretch")
     left, right = st.columns(2)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pipeline.dataset import PreparedData, summarize
+from pipeline.data.dataset import PreparedData, summarize
 
 
 @st.cache_data(max_entries=2, show_spinner="Counting…")

@@ -1,22 +1,20 @@
 """The Recommend page's parts: choosing a user, the run's model (loaded once per run), the ranked lists and the
 user's own books.
 
-The lists come from pipeline.recommend (`recommend`: the model's top k, `popular`: the popularity baseline's,
+The lists come from pipeline.runs.recommend (`recommend`: the model's top k, `popular`: the popularity baseline's,
 `contender_top`: item-kNN's and ALS's, all among the same candidates); this module only draws them. Goodreads
 books name their authors by id only, so an author shows as that id.
 """
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pipeline.dataset import PreparedData
-from pipeline.recommend import load_contenders, resolve_user
-from pipeline.registry import Run
+from pipeline.data.dataset import PreparedData
+from pipeline.runs.recommend import load_contenders, resolve_user
+from pipeline.runs.registry import Run
 from workbench.render import markdown_literal
 
 LIKED_MARK = "★ liked (held out)"
@@ -60,7 +58,7 @@ def pick_user(prepared: PreparedData, fingerprint: str) -> int | None:
 @st.cache_resource(max_entries=2, show_spinner="Loading the model…")
 def _model(run_id: int, path: str, mtime_ns: int):  # noqa: ARG001 (the run and file version key the cache)
     """A run's Keras model, read-only and shared: loaded once per run (and file version)."""
-    from pipeline.hybrid import load_model
+    from pipeline.training.hybrid import load_model
 
     return load_model(path)
 
@@ -94,7 +92,7 @@ def contenders(prepared: PreparedData, fingerprint: str, run: Run, metrics: dict
 
 
 def ranked(frame: pd.DataFrame, liked: np.ndarray, score: str) -> pd.DataFrame:
-    """A top-k frame (pipeline.recommend) for display: index "1." .. "k.", title, author, score, held-out mark."""
+    """A top-k frame (pipeline.runs.recommend) for display: index "1." .. "k.", title, author, score, held-out mark."""
     values = frame["score"].to_numpy()
     return pd.DataFrame({"title": frame["title"].to_numpy(), "author (id)": frame["first_author"].to_numpy(),
                          score: [f"{v:.4f}" if isinstance(v, float) else str(v) for v in values.tolist()],
@@ -103,15 +101,10 @@ def ranked(frame: pd.DataFrame, liked: np.ndarray, score: str) -> pd.DataFrame:
 
 
 def table_html(frame: pd.DataFrame) -> str:
-    """`frame` (index first) as an HTML table, every header and cell escaped: titles render as text, never as
-    markup or Markdown (st.table would read its cells as Markdown)."""
-    def row(cells, tag: str) -> str:
-        return "<tr>" + "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in cells) + "</tr>"
-
-    head = row([frame.index.name or "", *frame.columns], "th")
-    body = "".join(row([index, *values], "td") for index, values in zip(frame.index, frame.to_numpy().tolist(),
-                                                                         strict=True))
-    return f'<table style="width:100%"><thead>{head}</thead><tbody>{body}</tbody></table>'
+    """`frame` (index first, as a column) as an HTML table by pandas, every header and cell escaped: titles render
+    as text, never as markup or Markdown (st.table would read its cells as Markdown)."""
+    body = frame.reset_index().to_html(index=False, escape=True, border=0)
+    return body.replace("<table ", '<table style="width:100%" ', 1)
 
 
 def ranked_list(title: str, frame: pd.DataFrame, liked: np.ndarray, *, score: str, key: str) -> None:

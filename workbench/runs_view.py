@@ -1,7 +1,7 @@
 """The Runs page's parts: the table of runs, one run (its LF config into the editor, its files), two runs compared.
 
-The figures come from pipeline.runs_cli (`run_row`, `compare_runs`: what `python -m pipeline runs list|compare`
-prints) and pipeline.comparisons (intervals; `paired_run_deltas`: run B - run A with paired-bootstrap intervals);
+The figures come from pipeline.cli.runs (`run_row`, `compare_runs`: what `python -m pipeline runs list|compare`
+prints) and pipeline.runs.comparisons (intervals; `paired_run_deltas`: run B - run A with paired-bootstrap intervals);
 this module only draws them. A run's LF config is matched to the store version with the same
 LFConfig.key; a config never saved as a version shows as "unsaved" with its short hash.
 """
@@ -15,10 +15,10 @@ import streamlit as st
 
 from lfs.config import LFConfig, parse_config
 from lfs.store import ConfigStore
-from pipeline import comparisons
-from pipeline.comparisons import RunPairDeltas
-from pipeline.registry import Registry, Run
-from pipeline.runs_cli import KEY_METRICS, Comparison, compare_runs, run_row
+from pipeline.runs import comparisons
+from pipeline.runs.comparisons import RunPairDeltas
+from pipeline.runs.registry import Registry, Run
+from pipeline.runs.summary import KEY_METRICS, Comparison, compare_runs, run_row
 from workbench import nav, state
 from workbench.charts import training as charts
 

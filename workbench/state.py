@@ -1,4 +1,6 @@
-"""Every session-state key the workbench uses, spelled once, and the per-session LF working copy.
+"""Every session-state key the workbench reads or writes through st.session_state, spelled once, and the
+per-session LF working copy. (Keys of widgets whose value is only taken from the widget call, buttons and
+containers, stay beside their widget: nothing else spells them.)
 
 A session edits one working LFConfig (`WORKING`), which started from store version `BASE`. Editor widgets carry
 the generation `GEN` in their keys: loading another config bumps it, so every widget re-reads its value instead of
@@ -21,6 +23,13 @@ SELECTED_LF = "lf_selected"  # LF whose sweep / keyword chart is drawn
 LF_ADD_ERROR = "lf_add_error"  # message of the last rejected "add LF", shown under the add form
 LF_CONFLICT = "lf_conflict"  # (base, latest) of a save refused as stale, shown until reloaded or dismissed
 FLASH = "flash"  # (kind, message) shown once at the top of the next run, e.g. after a save
+CHART_LF = "chart-lf"  # the "LF to look into" selectbox (copied to SELECTED_LF)
+SAVE_NOTE = "save-note"  # note typed for the next saved version
+RESTORE_VERSION = "restore-version"  # store version picked to restore
+# the "add an LF" form's fields
+ADD_NAME, ADD_TEMPLATE, ADD_FEATURE, ADD_OP, ADD_VALUE, ADD_LABEL = (
+    "add-name", "add-template", "add-feature", "add-op", "add-value", "add-label")
+ADD_FIELD, ADD_MATCH, ADD_KW_LABEL, ADD_KEYWORDS = "add-field", "add-match", "add-kw-label", "add-keywords"
 
 # Examples page
 EX_FILTER = "examples_filter"  # ExampleFilter handed over from a click on the LF page

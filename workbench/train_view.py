@@ -1,6 +1,6 @@
 """The Train page's widgets: the parameter form, starting a retrain, following it live, and its outcome.
 
-A retrain is a job process (pipeline.jobs) that writes its progress into the run registry; this page only starts
+A retrain is a job process (pipeline.runs.jobs) that writes its progress into the run registry; this page only starts
 it and reads the registry. The run a session follows is in st.session_state[state.RUN_ID] and in the URL
 (``?run=N``), so a refreshed tab re-attaches; a tab with neither follows the active run, else the newest one.
 
@@ -12,20 +12,20 @@ succeeded, failed, cancelled), the button ``follow-active``, and parameter input
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import streamlit as st
 
 from lfs.config import LFConfig, dumps_config
-from pipeline import endmodel, jobs
-from pipeline.hybrid import HybridParams
-from pipeline.labelmodel import CLASS_BALANCE, LabelModelParams
-from pipeline.registry import Registry, Run, RunInProgress, RunNotFound
-from pipeline.retrain import STAGES, RetrainParams
-from pipeline.retrain_cli import END_MODEL_FLAGS, LABEL_MODEL_FLAGS, flag_overrides, layer_sizes, retrain_params
-from pipeline.runs_cli import fmt_time
-from workbench import context, render, run_views, state
+from pipeline.runs import jobs
+from pipeline.runs.registry import Registry, Run, RunInProgress, RunNotFound
+from pipeline.runs.retrain import STAGES, RetrainParams
+from pipeline.runs.settings import END_MODEL_FLAGS, LABEL_MODEL_FLAGS, build_params, layer_sizes
+from pipeline.runs.summary import fmt_time
+from pipeline.training import endmodel
+from pipeline.training.hybrid import HybridParams
+from pipeline.training.labelmodel import CLASS_BALANCE, LabelModelParams
+from workbench import context, render, run_results, state
 
 POLL_SECONDS = 1.0
 LABELS = {"n_epochs": "epochs", "lr": "learning rate", "l2": "L2 regularisation", "class_balance": "class balance",
@@ -99,28 +99,35 @@ def params_form() -> RetrainRequest | None:
 def _params(values: dict, soft: bool, steps: int, epochs: int) -> RetrainParams:
     """RetrainParams as `python -m pipeline retrain` builds them from the same flags: only values that differ from
     the defaults are recorded, so runs from the page and from the command line compare field by field."""
-    args = {}
-    for dest, (field, value, default) in values.items():
-        if isinstance(default, tuple):  # layer sizes, parsed as the command line parses them
-            try:
-                value = layer_sizes(value)
-            except ValueError as e:
-                raise ValueError(f"End model · {LABELS.get(field, field)}: {e}") from None
-        args[dest] = None if value == default else value
-    replica_steps = None if steps == endmodel.SEED_STEPS_PER_EPOCH else int(steps)
-    replica_epochs = None if epochs == endmodel.SEED_EPOCHS else int(epochs)
-    flags = argparse.Namespace(**args, soft_labels=soft, replica_steps=replica_steps, replica_epochs=replica_epochs,
-                               eval_seed=0)
+    end_dests = {flag[2:].replace("-", "_") for flag in END_MODEL_FLAGS}
+    lm = _overrides({dest: v for dest, v in values.items() if dest not in end_dests})
+    end = _overrides({dest: v for dest, v in values.items() if dest in end_dests})
     try:
-        HybridParams.from_dict(flag_overrides(flags, END_MODEL_FLAGS))
+        HybridParams.from_dict(end)
     except ValueError as e:
         raise ValueError(f"End model · {e}") from None
-    params = retrain_params(flags)
+    params = build_params(label_model=lm, end_model=end, soft_labels=soft,
+                          replica_steps=None if steps == endmodel.SEED_STEPS_PER_EPOCH else int(steps),
+                          replica_epochs=None if epochs == endmodel.SEED_EPOCHS else int(epochs))
     try:
         endmodel.model_params(replica=True, **params.replica)
     except ValueError as e:
         raise ValueError(f"Seed replica · {e}") from None
     return params
+
+
+def _overrides(values: dict) -> dict:
+    """{field: value} of the form's values that differ from the defaults."""
+    overrides = {}
+    for field, value, default in values.values():
+        if isinstance(default, tuple):  # layer sizes, parsed as the command line parses them
+            try:
+                value = layer_sizes(value)
+            except ValueError as e:
+                raise ValueError(f"End model · {LABELS.get(field, field)}: {e}") from None
+        if value != default:
+            overrides[field] = value
+    return overrides
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -245,7 +252,7 @@ def live(run_id: int) -> None:
             st.toast(jobs.cancel(registry, run_id))
         except ValueError as e:
             st.error(render.markdown_literal(e))
-    run_views.curves_section(registry, [run_id], key=f"live-{run_id}")
+    run_results.curves_section(registry, [run_id], key=f"live-{run_id}")
 
 
 def show(registry: Registry, run: Run | None) -> None:
@@ -257,4 +264,4 @@ def show(registry: Registry, run: Run | None) -> None:
         live(run.id)
         return
     status_header(run)
-    run_views.results_section(registry, run)
+    run_results.results_section(registry, run)

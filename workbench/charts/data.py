@@ -54,6 +54,6 @@ def _bins(values: np.ndarray, max_bins: int) -> np.ndarray:
 
 
 def split_frame(summary: dict) -> pd.DataFrame:
-    """Rows and users per split from pipeline.dataset.summarize()."""
+    """Rows and users per split from pipeline.data.dataset.summarize()."""
     return pd.DataFrame({"split": list(summary["rows"]), "labelled rows": list(summary["rows"].values()),
                          "users": [summary["users_per_split"][s] for s in summary["rows"]]})

@@ -1,10 +1,10 @@
 """Frames and charts of a retrain's results: training curves, test metrics beside the baselines, LF weights.
 
-Inputs are what the run registry stores (pipeline.retrain): ``Registry.epochs(run_id)`` (columns model, epoch and
+Inputs are what the run registry stores (pipeline.runs.retrain): ``Registry.epochs(run_id)`` (columns model, epoch and
 one per logged figure, e.g. loss / val_loss / auc / val_auc; concatenate several runs with a ``run`` column to
 overlay them), the "metrics" result (``{"contenders": {"ours": {"f1": ...}, "seed_replica": ..., ...}}``) and the
 "label_model" result (``{"label_model": {...}, "majority_vote": {...}, "weights": [{"lf", "learned_weight",
-"emp_acc"}]}``). Intervals and deltas come as tidy frames from pipeline.comparisons (the CLI prints the same);
+"emp_acc"}]}``). Intervals and deltas come as tidy frames from pipeline.runs.comparisons (the CLI prints the same);
 this module lays them out for the pages. No streamlit here, so tests check the frames and chart specs directly.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from pipeline import comparisons
+from pipeline.runs import comparisons
 
 # contenders of the metrics result in display order, with their display names, and the test metrics' titles
 CONTENDERS = comparisons.CONTENDERS
@@ -71,7 +71,7 @@ def metrics_frame(metrics: Mapping[str, Any], previous: Mapping[str, Any] | None
 
 
 def deltas_frame(deltas: pd.DataFrame) -> pd.DataFrame:
-    """pipeline.comparisons.delta_frame laid out for a page: our model minus each contender and minus the
+    """pipeline.runs.comparisons.delta_frame laid out for a page: our model minus each contender and minus the
     previous run's model (rows, "vs seed replica", ...) x metrics (columns), as text: "+0.0500 [+0.0100,
     +0.0900]", with "not significant" appended where the interval covers 0, the delta alone without an interval,
     "–" where a figure is missing."""

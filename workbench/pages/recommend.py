@@ -4,8 +4,8 @@ beside it."""
 
 import streamlit as st
 
-from pipeline.recommend import contender_top, held_out_likes, popular, recommend
-from workbench import context, nav, run_views
+from pipeline.runs.recommend import contender_top, held_out_likes, popular, recommend
+from workbench import context, nav, run_results
 from workbench import recommend_view as view
 
 K = 10
@@ -26,7 +26,7 @@ if user is None or model is None:
 liked = held_out_likes(prepared, user)
 hold_out = st.toggle("Hold out the user's liked test books", value=True, key="rec-hold-out", help=view.HOLD_OUT_HELP)
 held = liked if hold_out else ()
-st.caption(f"{run_views.model_in_use(registry)} " + (
+st.caption(f"{run_results.model_in_use(registry)} " + (
     "The user's liked test books are off the shelf the model sees and among the candidates; ★ marks them."
     if hold_out else "Every shelved book, the held-out test books included, is excluded from the lists."))
 

@@ -4,7 +4,7 @@ metric deltas with paired-bootstrap intervals, training curves)."""
 
 import streamlit as st
 
-from workbench import context, nav, run_views, state
+from workbench import context, nav, run_results, state
 from workbench import runs_view as view
 
 st.title("Runs")
@@ -40,7 +40,7 @@ if pair:
         st.markdown("**Test metrics** (delta = B − A, with its 95% interval)")
         view.metric_deltas_table(cmp, pair)
     st.markdown("**Training curves**, both runs overlaid")
-    run_views.curves_section(registry, [cmp.a.id, cmp.b.id])
+    run_results.curves_section(registry, [cmp.a.id, cmp.b.id])
 
 st.subheader("One run")
 by_id = {run.id: run for run in runs}
@@ -56,4 +56,4 @@ if run.is_active:
         st.session_state[state.RUN_ID] = run.id
         st.switch_page(nav.TRAIN)
 else:
-    run_views.results_section(registry, run)
+    run_results.results_section(registry, run)

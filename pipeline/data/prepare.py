@@ -40,9 +40,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .files import MARKER_FILE, fsync_path, read_marker, sha256_file
-from .raw import DEFAULT_RAW_DIR, LoadStats, iter_interactions, iter_reviews, raw_path, read_books
-from .rawformat import INTERACTIONS_FILE, RAW_FILES, REVIEWS_FILE
+from pipeline.data.files import MARKER_FILE, fsync_path, read_marker, sha256_file
+from pipeline.data.raw import DEFAULT_RAW_DIR, LoadStats, iter_interactions, iter_reviews, raw_path, read_books
+from pipeline.data.rawformat import INTERACTIONS_FILE, RAW_FILES, REVIEWS_FILE
 
 __all__ = [
     "DEFAULT_OUT_DIR",
@@ -58,7 +58,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PREPARE_VERSION = 3  # bump when prepare's output changes for the same inputs and params (invalidates caches)
-FORMAT_VERSION = 1  # the layout of the prepared folder, checked by pipeline.dataset
+FORMAT_VERSION = 1  # the layout of the prepared folder, checked by pipeline.data.dataset
 DEFAULT_OUT_DIR = Path("data/processed")
 MANIFEST_FILE = "manifest.json"
 SPLITS = ("train", "dev", "val", "test")

@@ -1,14 +1,15 @@
 """The one-click retrain: LFs -> label model -> training labels -> end model -> test metrics beside baselines.
 
-`retrain(run, prepared, config, params)` runs every stage inside a job (pipeline.jobs.run_job gives `run`, a
+`retrain(run, prepared, config, params)` runs every stage inside a job (pipeline.runs.jobs.run_job gives `run`, a
 RunHandle that writes stage, progress, epochs, results and artifacts to the run registry):
 
   features        the per-row LF features (cached after the first run)
   apply           the LF config on train, dev and test; snorkel's LF summary on dev
   label model     snorkel LabelModel on L_train; its report on dev beside majority vote
   labels          label-model labels on covered train rows + dev gold -> training_labels.parquet
-  contenders      item-kNN and ALS (pipeline.contenders), from their cache when the data and params are unchanged
-  train ours      the hybrid (pipeline.hybrid): read ranker + like head (from the labels) + output, on val
+  contenders      item-kNN and ALS (pipeline.training.contenders), from their cache when the data and params are
+  unchanged
+  train ours      the hybrid (pipeline.training.hybrid): read ranker + like head (from the labels) + output, on val
   train replica   the seed's model as written (hidden layer dropped, Adagrad); reused from its cache when its
                   inputs (the labels, its params, the data) are unchanged
   evaluate        one set of test rows for every contender: ours, seed replica, popularity, item-kNN, ALS,
@@ -28,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from lfs.config import LFConfig
-from pipeline.dataset import PreparedData
-from pipeline.labelmodel import LabelModelParams
+from pipeline.data.dataset import PreparedData
+from pipeline.training.labelmodel import LabelModelParams
 
 # The stages of a retrain, in order (for progress displays).
 STAGES = ("features", "apply", "label model", "labels", "contenders", "train ours", "train replica", "evaluate")
@@ -40,10 +41,10 @@ EVAL_SCORES_FILE = "eval_scores.npz"
 @dataclass(frozen=True)
 class RetrainParams:
     label_model: LabelModelParams = field(default_factory=LabelModelParams)
-    end_model: dict = field(default_factory=dict)  # overrides of pipeline.hybrid.HybridParams (our model)
+    end_model: dict = field(default_factory=dict)  # overrides of pipeline.training.hybrid.HybridParams (our model)
     # Overrides of the seed replica's settings (default: none, the tutorial's 30 epochs x 300 steps x 256).
     replica: dict = field(default_factory=dict)
-    contenders: dict = field(default_factory=dict)  # overrides of pipeline.contenders.ContenderParams
+    contenders: dict = field(default_factory=dict)  # overrides of pipeline.training.contenders.ContenderParams
     eval_seed: int = 0
     ranking_negatives: int = 100
     bootstrap_resamples: int = 1000
@@ -74,10 +75,10 @@ def retrain(run, prepared: PreparedData, config: LFConfig, params: RetrainParams
     from lfs.analysis import lf_summary
     from lfs.features import load_all_features
     from lfs.workspace import open_split
-    from pipeline import endmodel
-    from pipeline.contenders import ContenderParams, fit_contenders
-    from pipeline.hybrid import HybridParams, train_hybrid
-    from pipeline.labelmodel import fit_label_model, label_model_report, training_labels
+    from pipeline.training import endmodel
+    from pipeline.training.contenders import ContenderParams, fit_contenders
+    from pipeline.training.hybrid import HybridParams, train_hybrid
+    from pipeline.training.labelmodel import fit_label_model, label_model_report, training_labels
 
     timer = _Timer()
     specs = config.enabled()
@@ -168,7 +169,7 @@ def _peak_rss_mb() -> float:
 
 
 def _hybrid_scorer(model, prepared: PreparedData, contenders: dict, contender_params):
-    from pipeline.hybrid import HybridFeatures, HybridScorer
+    from pipeline.training.hybrid import HybridFeatures, HybridScorer
 
     return HybridScorer(model, HybridFeatures.from_data(prepared, contenders, contender_params.max_set_size))
 
@@ -190,7 +191,7 @@ def replica_key(prepared: PreparedData, labels: pd.DataFrame, params: RetrainPar
 def _replica(run, prepared: PreparedData, labels: pd.DataFrame, params: RetrainParams):
     """(the seed replica's model, reused?): loaded from ``<processed>/replica/`` when an earlier run trained it
     on the same inputs, else trained (by the seed's protocol) and kept there."""
-    from pipeline import endmodel
+    from pipeline.training import endmodel
 
     folder = Path(prepared.path) / "replica" / f"v{REPLICA_CACHE_VERSION}"
     path = folder / f"{replica_key(prepared, labels, params)}.keras"
@@ -224,7 +225,7 @@ def _replica(run, prepared: PreparedData, labels: pd.DataFrame, params: RetrainP
 
 def _previous_scores(run):
     """(run id, EvalScores) of the newest succeeded run before this one that kept its test scores, or None."""
-    from pipeline.bootstrap import EvalScores
+    from pipeline.training.bootstrap import EvalScores
 
     for prev in run.registry.list(status="succeeded"):
         if prev.id >= run.id or "eval_scores" not in prev.artifacts:
@@ -239,7 +240,7 @@ def _previous_scores(run):
 def compare(scores, previous, params: RetrainParams) -> dict[str, Any]:
     """The bootstrap's "ci" and "deltas" (ours minus each contender, and minus the previous run's ours when it
     was evaluated on the same rows), "previous_run" and the bootstrap's settings."""
-    from pipeline.bootstrap import EvalScores, bootstrap
+    from pipeline.training.bootstrap import EvalScores, bootstrap
 
     previous_run = None
     if previous is not None and previous[1].key() == scores.key() and "ours" in previous[1].scores:
@@ -260,9 +261,9 @@ def evaluate_contenders(prepared: PreparedData, scorers: dict, label_model, L_te
 
     scorers: name -> an object with ``bind(csr)`` (ours, the replica, item_knn, als); popularity and LF-only are
     added here. Returns (the metrics dict, the `EvalScores` of every contender for the bootstrap)."""
-    from pipeline import evaluate
-    from pipeline.bootstrap import EvalScores
-    from pipeline.labelmodel import lf_only_probabilities
+    from pipeline.training import evaluate
+    from pipeline.training.bootstrap import EvalScores
+    from pipeline.training.labelmodel import lf_only_probabilities
 
     csr = prepared.user_books_csr
     n_books = len(prepared.books)

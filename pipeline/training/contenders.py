@@ -14,7 +14,7 @@ depend on the data and their params alone, so a fit is cached on disk and reused
   ``recalculate_user`` computes. Score = x_u . y_i. The params are picked from the grid in `ContenderParams`
   by HR@10 on val.
 
-A contender scores the way pipeline.evaluate expects: ``bind(csr)`` returns
+A contender scores the way pipeline.training.evaluate expects: ``bind(csr)`` returns
 ``score_fn(user_idx, book_idx, held_out=None)``, where held_out[i] is the book removed from user i's set
 before scoring (default: the candidate itself; -1 removes nothing), exactly as `endmodel.Scorer.bind` treats
 it. Scores lie in [0, 1] through a monotone squash (s / (1 + s) for item_knn, a logistic centred at a
@@ -40,7 +40,7 @@ below 2 ** 24 (checked from the data, else float64), and the result equals the b
 The cache: ``<prepared.path>/contenders/v{CONTENDER_VERSION}/{name}-{key}.npz``, key = sha256 of the name,
 CONTENDER_VERSION, ``manifest["fingerprint"]`` and the params that contender uses; a JSON copy of that key is
 stored in the file and checked on load (a mismatch or a damaged file is refitted, never fatal). Files are
-written atomically (`pipeline.files.write_atomic`). Without a fingerprint in the manifest nothing is cached.
+written atomically (`pipeline.data.files.write_atomic`). Without a fingerprint in the manifest nothing is cached.
 
 >>> contenders = fit_contenders(load_prepared("data/processed"))               # doctest: +SKIP
 >>> score_fn = contenders["item_knn"].bind(prepared.user_books_csr)            # doctest: +SKIP
@@ -64,9 +64,9 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from .dataset import PreparedData
-from .endmodel import Csr, cap_sets, scoring_pairs, top_unseen
-from .files import write_atomic
+from pipeline.data.dataset import PreparedData
+from pipeline.data.files import write_atomic
+from pipeline.training.sampling import Csr, cap_sets, scoring_pairs, top_unseen
 
 __all__ = [
     "ALS", "CONTENDER_NAMES", "CONTENDER_VERSION", "DEFAULT_PARAMS", "Contender", "ContenderParams", "ItemKNN",
@@ -218,7 +218,7 @@ class Contender:
         self.from_cache = from_cache
 
     def bind(self, csr: Csr) -> ScoreFn:
-        """A score function over the users of `csr`, the form pipeline.evaluate takes (like `Scorer.bind`).
+        """A score function over the users of `csr`, the form pipeline.training.evaluate takes (like `Scorer.bind`).
 
         Parameters
         ----------
@@ -650,7 +650,7 @@ def _train_sets(prepared: PreparedData, max_set_size: int) -> Csr:
 
 
 def _val_cases(prepared: PreparedData, params: ContenderParams):
-    from .evaluate import ranking_cases
+    from pipeline.training.evaluate import ranking_cases
 
     return ranking_cases(prepared.splits["val"], prepared.user_books_csr, len(prepared.books),
                          n_negatives=params.val_negatives, seed=params.seed)
@@ -659,7 +659,7 @@ def _val_cases(prepared: PreparedData, params: ContenderParams):
 def _case_scores(score: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], cases,
                  chunk_cases: int = 4096) -> np.ndarray:
     """[cases, 1 + negatives]: score(users, books, held) with the positive first and held out, as
-    pipeline.evaluate.ranking_metrics scores a case."""
+    pipeline.training.evaluate.ranking_metrics scores a case."""
     c, n = cases.negatives.shape
     out = np.empty((c, n + 1))
     for start in range(0, c, chunk_cases):
@@ -671,7 +671,7 @@ def _case_scores(score: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarra
 
 
 def _hit_rate(scores: np.ndarray, k: int = HIT_K) -> float:
-    """HR@k with ties against the positive (column 0), as pipeline.evaluate.ranking_metrics."""
+    """HR@k with ties against the positive (column 0), as pipeline.training.evaluate.ranking_metrics."""
     if not len(scores):
         return math.nan
     return float(((scores[:, 1:] >= scores[:, :1]).sum(axis=1) < k).mean())

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .catalog import Catalog
-from .scales import STAR_SHARES, Scale
+from pipeline.data.generate.catalog import Catalog
+from pipeline.data.generate.scales import STAR_SHARES, Scale
 
 DAY = 86_400
 FIRST_DAY = 1_199_145_600  # 2008-01-01

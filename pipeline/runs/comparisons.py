@@ -1,6 +1,6 @@
 """Contenders' test metrics with their 95% intervals, and our model's deltas to each, as tidy frames.
 
-One place turns a run's "metrics" result (pipeline.retrain) into figures: `python -m pipeline retrain` and
+One place turns a run's "metrics" result (pipeline.runs.retrain) into figures: `python -m pipeline retrain` and
 `runs compare` print them, the Train and Runs pages draw them. No streamlit and no CLI here.
 
 A "metrics" result holds ``contenders`` ({contender: {metric: value}}) and, since intervals were added, ``ci``
@@ -13,7 +13,7 @@ are computed here without an interval, and say so.
 - `delta_frame`: ours - each contender (and - the previous run's model) with its interval and a verdict:
   "significant" when the interval excludes 0, "not significant" when it covers 0, "no interval (why)" without one.
 - `paired_run_deltas`: run B - run A for every contender the two runs scored differently, with intervals from
-  `pipeline.bootstrap.compare_runs_ci` on both runs' "eval_scores" artifacts, or the reason there are none.
+  `pipeline.training.bootstrap.compare_runs_ci` on both runs' "eval_scores" artifacts, or the reason there are none.
 - `value_text`, `delta_text`, `interval_text`: the figures as the CLI and the pages print them.
 
 >>> m = {"contenders": {"ours": {"f1": 0.6}, "popularity": {"f1": 0.5}},
@@ -52,7 +52,7 @@ DELTA_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "hr@10", "n
 SIGNIFICANT = "significant"
 NOT_SIGNIFICANT = "not significant"
 PREDATES = "no interval (run predates intervals)"
-EVAL_SCORES = "eval_scores"  # the artifact holding a run's per-row scores (pipeline.bootstrap.EvalScores)
+EVAL_SCORES = "eval_scores"  # the artifact holding a run's per-row scores (pipeline.training.bootstrap.EvalScores)
 
 METRIC_COLUMNS = ["key", "name", "metric", "title", "value", "lo", "hi"]
 DELTA_COLUMNS = ["key", "name", "metric", "title", "delta", "lo", "hi", "significant", "verdict"]
@@ -272,7 +272,7 @@ PAIR_COLUMNS = ["contender", "name", "metric", "title", "a", "b", "delta", "lo",
 
 def load_eval_scores(run: Any):
     """(EvalScores, None) from the run's "eval_scores" artifact, or (None, why it has none)."""
-    from .bootstrap import EvalScores
+    from pipeline.training.bootstrap import EvalScores
 
     if EVAL_SCORES not in (run.artifacts or {}):
         return None, f"run {run.id} predates intervals (it kept no per-row scores)"
@@ -298,10 +298,11 @@ def _same_scores(x, y, contender: str) -> bool:
 def paired_run_deltas(a: Any, b: Any, *, n_resamples: int = 1000, seed: int = 0,
                       level: float = 0.95) -> RunPairDeltas:
     """Run B - run A (registry Runs) for each contender both kept scores for, with the interval of a paired
-    bootstrap over test users (`pipeline.bootstrap.compare_runs_ci`); contenders scored identically by both runs
+    bootstrap over test users (`pipeline.training.bootstrap.compare_runs_ci`); contenders scored identically by both
+    runs
     are left out and named in `unchanged`. Without intervals (a run predates them, its file is missing, the runs
     were evaluated on different rows) the frame is empty and `reason` says why, in one line."""
-    from .bootstrap import compare_runs_ci
+    from pipeline.training.bootstrap import compare_runs_ci
 
     loaded = {}
     for run in (a, b):

@@ -1,4 +1,4 @@
-"""Load a prepared folder (written by pipeline.prepare) into pandas, and summarise it.
+"""Load a prepared folder (written by pipeline.data.prepare) into pandas, and summarise it.
 
 Each user's book set is stored once, in ``users.book_idxs``; `PreparedData.book_idxs_for` hands a split's rows
 their users' sets by reference, and `PreparedData.user_books_csr` gives all sets as two flat numpy arrays for
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .prepare import DEFAULT_OUT_DIR, FORMAT_VERSION, MANIFEST_FILE, SPLITS, TABLE_FILES
+from pipeline.data.prepare import DEFAULT_OUT_DIR, FORMAT_VERSION, MANIFEST_FILE, SPLITS, TABLE_FILES
 
 __all__ = ["PreparedData", "load_prepared", "summarize"]
 

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .rawformat import BOOKS_FILE, INTERACTIONS_FILE, REQUIRED_KEYS, REVIEWS_FILE
+from pipeline.data.rawformat import BOOKS_FILE, INTERACTIONS_FILE, REQUIRED_KEYS, REVIEWS_FILE
 
 __all__ = [
     "DEFAULT_RAW_DIR",

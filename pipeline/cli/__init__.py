@@ -42,7 +42,7 @@ _PARAM_HELP = {
 
 
 def _prepare_arguments(parser: argparse.ArgumentParser) -> None:
-    from .prepare import PrepareParams
+    from pipeline.data.prepare import PrepareParams
 
     parser.add_argument("--raw", default="data/raw", metavar="DIR", help="raw files folder (default: %(default)s)")
     parser.add_argument("--out", default="data/processed", metavar="DIR",
@@ -57,8 +57,8 @@ def _prepare_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _prepare_run(args: argparse.Namespace) -> int:
-    from .dataset import load_prepared, summarize
-    from .prepare import PrepareParams, prepare
+    from pipeline.data.dataset import load_prepared, summarize
+    from pipeline.data.prepare import PrepareParams, prepare
 
     params = PrepareParams(**{f.name: getattr(args, f.name) for f in fields(PrepareParams)})
     manifest = prepare(args.raw, args.out, params, skip_bad_lines=args.skip_bad_lines, force=args.force,
@@ -75,7 +75,7 @@ def _prepare_run(args: argparse.Namespace) -> int:
 
 
 def _scale_arguments(parser: argparse.ArgumentParser) -> None:
-    from .generate import SCALES
+    from pipeline.data.generate import SCALES
 
     parser.add_argument("--scale", choices=list(SCALES), default="seed", help="data size (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes (default: 0)")
@@ -87,7 +87,7 @@ def _generate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _generate_run(args: argparse.Namespace) -> int:
-    from .generate import generate
+    from pipeline.data.generate import generate
 
     r = generate(args.out, args.scale, args.seed, progress=True)
     print(f"wrote {r.books:,} books, {r.interactions:,} interactions of {r.users:,} users and {r.reviews:,} reviews "
@@ -102,8 +102,8 @@ def _ensure_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _ensure_run(args: argparse.Namespace) -> int:
-    from .dataset import load_prepared, summarize
-    from .ensure import ensure_data
+    from pipeline.data.dataset import load_prepared, summarize
+    from pipeline.data.ensure import ensure_data
 
     ensure_data(args.data, scale=args.scale, seed=args.seed, progress=True)
     print(format_summary(summarize(load_prepared(f"{args.data}/processed"))))
@@ -135,7 +135,7 @@ def _features_run(args: argparse.Namespace) -> int:
     import time
 
     from lfs.features import load_all_features
-    from pipeline.dataset import load_prepared
+    from pipeline.data.dataset import load_prepared
 
     data = load_prepared(args.processed)
     splits = list(data.splits) if args.split == "all" else [args.split]
@@ -165,7 +165,7 @@ def _specs_and_split(args: argparse.Namespace):
 
     from lfs.config import load_config, load_default
     from lfs.workspace import check_split, open_split
-    from pipeline.dataset import load_prepared
+    from pipeline.data.dataset import load_prepared
 
     config = load_config(args.config) if args.config else load_default()
     specs = config.enabled()
@@ -233,14 +233,14 @@ def _summary_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _summary_run(args: argparse.Namespace) -> int:
-    from .dataset import load_prepared, summarize
+    from pipeline.data.dataset import load_prepared, summarize
 
     print(format_summary(summarize(load_prepared(args.processed))))
     return 0
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """The dataset summary of pipeline.dataset.summarize as a small text table."""
+    """The dataset summary of pipeline.data.dataset.summarize as a small text table."""
 
     def share(x: float | None) -> str:
         return "-" if x is None else f"{x:.1%}"
@@ -291,13 +291,13 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "analyze": Subcommand("apply an LF config and print snorkel's LF summary with intervals and totals",
                           _analyze_arguments, _analyze_run),
     "retrain": Subcommand("one-click retrain: LFs -> label model -> end model -> test metrics beside baselines",
-                          _lazy("pipeline.retrain_cli", "add_retrain_arguments"),
-                          _lazy("pipeline.retrain_cli", "run_retrain")),
-    "runs": Subcommand("list, show, compare or cancel retrain runs", _lazy("pipeline.runs_cli", "add_runs_arguments"),
-                       _lazy("pipeline.runs_cli", "run_runs")),
+                          _lazy("pipeline.cli.retrain", "add_retrain_arguments"),
+                          _lazy("pipeline.cli.retrain", "run_retrain")),
+    "runs": Subcommand("list, show, compare or cancel retrain runs", _lazy("pipeline.cli.runs", "add_runs_arguments"),
+                       _lazy("pipeline.cli.runs", "run_runs")),
     "recommend": Subcommand("top-k books for a user from the current model",
-                            _lazy("pipeline.retrain_cli", "add_recommend_arguments"),
-                            _lazy("pipeline.retrain_cli", "run_recommend")),
+                            _lazy("pipeline.cli.retrain", "add_recommend_arguments"),
+                            _lazy("pipeline.cli.retrain", "run_recommend")),
     "summary": Subcommand("print what a prepared dataset holds", _summary_arguments, _summary_run),
 }
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.dataset import RATED_SPLITS, SPLITS
+from pipeline.data.dataset import RATED_SPLITS, SPLITS
 
 from .analysis import ROW_KINDS, conflict_rows, keyword_rows, lf_rows, uncovered_rows
 from .spec import KeywordLF, LFSpec

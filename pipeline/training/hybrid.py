@@ -8,10 +8,11 @@ that the user reads *and* likes it. Three Keras parts, one saved model:
   books), item co-occurrence (item-kNN) sums, popularity, how many of the user's other books share the
   candidate's first author and what share of the set that is, the set size, the book's Goodreads average rating
   and ratings count, and the shelf affinity: how close the candidate's popular shelves ("fantasy", "dystopian")
-  are to those of the user's other books (pipeline.booktags). It is trained with a softmax over each val book the
+  are to those of the user's other books (pipeline.training.booktags). It is trained with a softmax over each val
+  book the
   user read, liked or not, against `HybridParams.negatives` books the user never shelved (the ranking protocol),
   with early stopping on a fifth of the val users. The ALS and kNN parts are the cached contender fits of
-  pipeline.contenders, so they come from the data alone.
+  pipeline.training.contenders, so they come from the data alone.
 - **like head** (the label model's labels): an MLP over the pair's ALS preference, popularity, author, rating and
   shelf-affinity features plus a learned per-book "liked" bias, trained with binary cross-entropy on the label
   model's labels of the covered train rows, early stopping on the dev gold rows of the training labels (the seed
@@ -22,7 +23,7 @@ that the user reads *and* likes it. Three Keras parts, one saved model:
   protocol's share). The weights cannot turn negative, so labels that point the wrong way cannot be flipped back
   by the output: they cost accuracy, as they should.
 
-`HybridScorer` scores pairs the way pipeline.evaluate expects (``bind(csr)`` -> ``score_fn(user_idx, book_idx,
+`HybridScorer` scores pairs the way pipeline.training.evaluate expects (``bind(csr)`` -> ``score_fn(user_idx, book_idx,
 held_out=None)``, held_out as in `endmodel.Scorer`) and lists a user's top k. TensorFlow is imported only in
 the functions that train or load.
 """
@@ -41,10 +42,11 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .booktags import shelf_tags
-from .contenders import ALS, ItemKNN
-from .dataset import PreparedData
-from .endmodel import Csr, UserSets, _keras, cap_sets, sample_unseen, scoring_pairs, top_unseen
+from pipeline.data.dataset import PreparedData
+from pipeline.training.booktags import shelf_tags
+from pipeline.training.contenders import ALS, ItemKNN
+from pipeline.training.endmodel import keras_classes
+from pipeline.training.sampling import Csr, UserSets, cap_sets, sample_unseen, scoring_pairs, top_unseen
 
 __all__ = ["HYBRID_NAME", "HybridFeatures", "HybridParams", "HybridScorer", "READ_FEATURES", "LIKE_FEATURES",
            "train_hybrid"]
@@ -133,14 +135,14 @@ class HybridFeatures:
         # the book's metadata: its Goodreads average rating and how many ratings it has (all readers, not ours)
         self.average_rating = np.nan_to_num(np.asarray(average_rating, dtype=np.float64))
         self.log_ratings_count = np.log1p(np.maximum(np.asarray(ratings_count, dtype=np.float64), 0.0))
-        self.tags = np.asarray(tags, dtype=np.float32)  # [n_books, n_tags], unit rows (pipeline.booktags)
+        self.tags = np.asarray(tags, dtype=np.float32)  # [n_books, n_tags], unit rows (pipeline.training.booktags)
         codes = pd.factorize(pd.Series(first_author).astype(str))[0]
         self.author = codes.astype(np.int64)
         self.max_set_size = int(max_set_size)
 
     @classmethod
     def from_data(cls, prepared: PreparedData, contenders: dict, max_set_size: int) -> HybridFeatures:
-        from .evaluate import popularity_scores
+        from pipeline.training.evaluate import popularity_scores
 
         books = prepared.books
         return cls(contenders["item_knn"], contenders["als"], popularity_scores(prepared),
@@ -230,7 +232,7 @@ class _Parts:
 @cache
 def _take_columns():
     """A registered layer that keeps some feature columns (a Lambda would not load in Keras' safe mode)."""
-    keras = _keras().keras
+    keras = keras_classes().keras
 
     @keras.saving.register_keras_serializable(package="lfworkbench")
     class TakeColumns(keras.layers.Layer):
@@ -332,7 +334,7 @@ def train_hybrid(prepared: PreparedData, contenders: dict, labels: pd.DataFrame,
     labels: the training labels (user_idx, book_idx, label in [0, 1]); on_epoch(part, epoch, epochs, logs) after
     each epoch of each part ("read", "like", "output"); cancel_check() may raise to stop.
     """
-    k = _keras()
+    k = keras_classes()
     keras = k.keras
     started = time.perf_counter()
     keras.utils.set_random_seed(params.seed)
@@ -404,7 +406,8 @@ def train_hybrid(prepared: PreparedData, contenders: dict, labels: pd.DataFrame,
 
 
 def _split_labels(labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(the label model's rows, the gold rows) of the training labels (pipeline.labelmodel.training_labels: source
+    """(the label model's rows, the gold rows) of the training labels (pipeline.training.labelmodel.training_labels:
+    source
     "label_model" or "dev"). The like head learns from the first, so the LFs decide what it learns; the gold
     picks its early-stopping point. Labels without a source, or without weak rows, serve as both."""
     if "source" not in labels.columns:
@@ -452,7 +455,7 @@ def _fit(keras, model, part: str, x, y, val_x, val_y, loss, params: HybridParams
 
 
 class HybridScorer:
-    """Scores pairs with a trained hybrid model: ``bind(csr)`` -> score_fn for pipeline.evaluate, ``top_k``."""
+    """Scores pairs with a trained hybrid model: ``bind(csr)`` -> score_fn for pipeline.training.evaluate, ``top_k``."""
 
     def __init__(self, model, features: HybridFeatures) -> None:
         self.model = model
@@ -486,11 +489,11 @@ def is_hybrid(model) -> bool:
 
 def scorer_for(model, prepared: PreparedData, contender_params: dict | None = None):
     """The scorer of a loaded model file: `HybridScorer` for ours, `endmodel.Scorer` for a seed-style model."""
-    from . import endmodel
+    from pipeline.training import endmodel
 
     if not is_hybrid(model):
         return endmodel.Scorer(model)
-    from .contenders import ContenderParams, fit_contenders
+    from pipeline.training.contenders import ContenderParams, fit_contenders
 
     params = ContenderParams.from_dict(contender_params) if contender_params else ContenderParams()
     contenders = fit_contenders(prepared, params)
@@ -499,7 +502,7 @@ def scorer_for(model, prepared: PreparedData, contender_params: dict | None = No
 
 def load_model(path: str | Path):
     """A model file saved by a retrain, ours or a seed-style one (every custom class registered first)."""
-    from . import endmodel
+    from pipeline.training import endmodel
 
     _take_columns()
     return endmodel.load_model(path)

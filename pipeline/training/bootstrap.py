@@ -12,7 +12,7 @@ that is better on every user is significantly ahead even when both intervals ove
 - `bootstrap`: percentile intervals for every contender and for the deltas to a reference.
   `compare_runs_ci`: the same for one contender of two runs evaluated on the same rows.
 
-The metrics are those of pipeline.evaluate: accuracy, precision, recall and f1 at p > 0.5 (NaN where their
+The metrics are those of pipeline.training.evaluate: accuracy, precision, recall and f1 at p > 0.5 (NaN where their
 denominator is 0, as `classification_metrics`), roc_auc (Mann-Whitney, ties count 1/2, NaN with one class),
 hr@k (rank < k) and ndcg@k (1 / log2(rank + 2) when rank < k, else 0) from the pessimistic ranks of
 `evaluate.ranking_ranks`. A resample is a weighting of the original rows by how often their user was drawn,
@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .files import write_atomic
+from pipeline.data.files import write_atomic
 
 __all__ = ["CLASSIFICATION_METRICS", "EvalScores", "bootstrap", "compare_runs_ci", "ranking_metric_names",
            "resample_counts", "resampled_metrics"]
@@ -48,7 +48,7 @@ _IDENTITY = ("row_user", "y", "case_user", "row_book", "case_positive")
 
 
 def ranking_metric_names(k: int) -> tuple[str, str]:
-    """The ranking metrics' names at cut-off k, as pipeline.evaluate names them: ``("hr@10", "ndcg@10")``."""
+    """The ranking metrics' names at cut-off k, as pipeline.training.evaluate names them: ``("hr@10", "ndcg@10")``."""
     return f"hr@{k}", f"ndcg@{k}"
 
 
@@ -151,7 +151,8 @@ class EvalScores:
     @classmethod
     def from_evaluation(cls, rows: Any, cases: Any, *, scores: Mapping[str, np.ndarray] | None = None,
                         ranks: Mapping[str, np.ndarray] | None = None) -> EvalScores:
-        """From pipeline.evaluate's `ClassificationRows` and `RankingCases`, with their books as row identity."""
+        """From pipeline.training.evaluate's `ClassificationRows` and `RankingCases`, with their books as row
+        identity."""
         return cls(row_user=rows.user_idx, y=rows.y, case_user=cases.case_user, scores=dict(scores or {}),
                    ranks=dict(ranks or {}), row_book=rows.book_idx, case_positive=cases.positive)
 

@@ -1,6 +1,6 @@
 """`python -m pipeline retrain` and `python -m pipeline recommend`.
 
-retrain starts the job as its own OS process (pipeline.jobs), then follows it in the registry with a progress bar
+retrain starts the job as its own OS process (pipeline.runs.jobs), then follows it in the registry with a progress bar
 per stage and prints the metrics table; Ctrl-C while following cancels the job. `--detach` returns at once with the
 run id. The job process itself is the same verb with the internal `--run-id`.
 """
@@ -13,44 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-
-class LayerSizesError(ValueError, argparse.ArgumentTypeError):
-    """A bad list of layer sizes: a ValueError, which argparse shows with its own message."""
-
-
-def layer_sizes(text: str) -> tuple[int, ...]:
-    """Layer sizes separated by commas, "64,32" -> (64, 32); empty: () (no hidden layer). The parser of
-    --hidden and --like-hidden and of the Train page's layer fields; HybridParams checks the sizes."""
-    try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise LayerSizesError(f"expected layer sizes separated by commas, like 64,32; got {text!r}") from None
-
-
-# flag -> (field, type, help): LABEL_MODEL_FLAGS set LabelModelParams, END_MODEL_FLAGS the overrides of our
-# model's pipeline.hybrid.HybridParams (RetrainParams.end_model); the Train page builds its form from them
-LABEL_MODEL_FLAGS = {
-    "--lm-epochs": ("n_epochs", int, "label model epochs (default 5000, as the seed)"),
-    "--lm-lr": ("lr", float, "label model learning rate (default 0.01)"),
-    "--lm-l2": ("l2", float, "label model L2 regularisation (default 0)"),
-    "--lm-seed": ("seed", int, "label model seed (default 123, as the seed)"),
-    "--class-balance": ("class_balance", str, "'learned' from the LF votes (default) or 'dev' (dev's positive share)"),
-}
-END_MODEL_FLAGS = {
-    "--hidden": ("hidden", layer_sizes,
-                 "end model: hidden layer sizes of the read ranker (the MLP over read features), e.g. 64,32"),
-    "--like-hidden": ("like_hidden", layer_sizes,
-                      "end model: hidden layer sizes of the like head (the MLP that tells liked from read), e.g. 32"),
-    "--negatives": ("negatives", int, "end model: unseen books per liked val book in the read ranker's softmax "
-                                      "(and per positive in the output's fit)"),
-    "--learning-rate": ("learning_rate", float, "end model: Adam learning rate of the read ranker and the like head"),
-    "--batch-size": ("batch_size", int, "end model: batch size (read ranker: cases of 1 + negatives books; like "
-                                        "head: rows)"),
-    "--epochs": ("epochs", int, "end model: most epochs of the read ranker and of the like head (each stops early "
-                                "on held-out rows)"),
-    "--patience": ("patience", int, "end model: early-stopping patience in epochs, per part"),
-    "--model-seed": ("seed", int, "end model: seed (initial weights, sampled negatives, early-stopping users)"),
-}
+from pipeline.runs.settings import END_MODEL_FLAGS, LABEL_MODEL_FLAGS, build_params, layer_sizes
 
 
 def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,19 +36,11 @@ def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def retrain_params(args: argparse.Namespace):
-    from pipeline.labelmodel import LabelModelParams
-    from pipeline.retrain import RetrainParams
-
-    lm = flag_overrides(args, LABEL_MODEL_FLAGS)
-    end = flag_overrides(args, END_MODEL_FLAGS)
-    check_end_model(end)
-    replica = {}
-    if args.replica_steps is not None:  # validation steps keep the tutorial's ratio (40 per 300)
-        replica |= {"steps_per_epoch": args.replica_steps, "validation_steps": max(1, args.replica_steps * 40 // 300)}
-    if args.replica_epochs is not None:
-        replica["epochs"] = args.replica_epochs
-    return RetrainParams(label_model=LabelModelParams(soft_labels=args.soft_labels, **lm), end_model=end,
-                         replica=replica, eval_seed=args.eval_seed)
+    """RetrainParams from the parsed flags (only the flags given are recorded)."""
+    return build_params(label_model=flag_overrides(args, LABEL_MODEL_FLAGS),
+                        end_model=flag_overrides(args, END_MODEL_FLAGS), soft_labels=args.soft_labels,
+                        replica_steps=args.replica_steps, replica_epochs=args.replica_epochs,
+                        eval_seed=args.eval_seed)
 
 
 def flag_overrides(args: argparse.Namespace, flags: dict) -> dict:
@@ -94,25 +49,11 @@ def flag_overrides(args: argparse.Namespace, flags: dict) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def check_end_model(overrides: dict) -> None:
-    """Validate end-model overrides with HybridParams.from_dict; a bad value is a ValueError naming its flag
-    and field, e.g. "--negatives: HybridParams.negatives: expected an integer >= 1, got 0"."""
-    from pipeline.hybrid import HybridParams
-
-    flag_of = {field: flag for flag, (field, _, _) in END_MODEL_FLAGS.items()}
-    for field, value in overrides.items():  # one at a time, to name the flag
-        try:
-            HybridParams.from_dict({field: value})
-        except ValueError as e:
-            raise ValueError(f"{flag_of.get(field, field)}: {e}") from None
-    HybridParams.from_dict(overrides)
-
-
 def run_retrain(args: argparse.Namespace) -> int:
     from lfs.config import dumps_config, load_config, load_default
-    from pipeline import jobs
-    from pipeline.dataset import load_prepared
-    from pipeline.registry import Registry
+    from pipeline.data.dataset import load_prepared
+    from pipeline.runs import jobs
+    from pipeline.runs.registry import Registry
 
     data = Path(args.data)
     registry = Registry.for_data(data)
@@ -132,9 +73,9 @@ def run_retrain(args: argparse.Namespace) -> int:
 
 def _job(registry, data: Path, run_id: int) -> int:
     from lfs.config import parse_config
-    from pipeline import jobs
-    from pipeline.dataset import load_prepared
-    from pipeline.retrain import RetrainParams, retrain
+    from pipeline.data.dataset import load_prepared
+    from pipeline.runs import jobs
+    from pipeline.runs.retrain import RetrainParams, retrain
 
     run = registry.get(run_id)
     config = parse_config(run.lf_config_toml, source=f"run {run_id}")
@@ -153,7 +94,7 @@ def follow(registry, run_id: int, *, as_json: bool = False, poll: float = 0.5) -
     """Show the run's stages with a progress bar until it ends; print its metrics; Ctrl-C cancels it."""
     from tqdm import tqdm
 
-    from pipeline import jobs
+    from pipeline.runs import jobs
 
     bar, stage = None, None
     try:
@@ -190,9 +131,9 @@ METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"
 
 def format_metrics(metrics: dict) -> str:
     """Contenders (rows) x metrics; then our model's delta to each contender and to the previous run's model
-    with its 95% interval, marked "not significant" where the interval covers 0 (pipeline.comparisons); then
+    with its 95% interval, marked "not significant" where the interval covers 0 (pipeline.runs.comparisons); then
     the seconds per stage."""
-    from pipeline.comparisons import bootstrap_note, delta_frame, has_intervals, ordered_contenders
+    from pipeline.runs.comparisons import bootstrap_note, delta_frame, has_intervals, ordered_contenders
 
     contenders = metrics.get("contenders", {})
     if not contenders:
@@ -245,9 +186,9 @@ def add_recommend_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_recommend(args: argparse.Namespace) -> int:
-    from pipeline.dataset import load_prepared
-    from pipeline.recommend import recommend
-    from pipeline.registry import Registry
+    from pipeline.data.dataset import load_prepared
+    from pipeline.runs.recommend import recommend
+    from pipeline.runs.registry import Registry
 
     prepared = load_prepared(Path(args.data) / "processed")
     registry = Registry.for_data(args.data)

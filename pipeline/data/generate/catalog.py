@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scales import Scale
+from pipeline.data.generate.scales import Scale
 
 GENRES = (
     "fantasy", "romance", "contemporary", "dystopian", "paranormal", "science-fiction", "mystery",

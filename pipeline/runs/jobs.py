@@ -1,4 +1,4 @@
-"""Retrains as their own OS processes, recorded in the run registry (pipeline.registry).
+"""Retrains as their own OS processes, recorded in the run registry (pipeline.runs.registry).
 
 Streamlit has no background jobs and a retrain takes minutes, so a retrain runs as a separate process that
 writes its stage, progress, epochs and results into the registry; the CLI and the pages only read it.
@@ -54,7 +54,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .registry import InvalidTransition, Registry, Run, job_alive
+from pipeline.runs.registry import InvalidTransition, Registry, Run, job_alive
 
 __all__ = [
     "EXIT_CANCELLED",
@@ -72,7 +72,7 @@ __all__ = [
 
 JOB_LOG = "job.log"
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the project root: pipeline/runs/jobs.py
 # what `spawn` runs after the interpreter; tests substitute their own job module
 RETRAIN_COMMAND: tuple[str, ...] = ("-m", "pipeline", "retrain")
 _POLL_SECONDS = 0.1  # cancel(wait=...) polls the registry this often

@@ -7,13 +7,16 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .raw import RawDataError
+from pipeline.data.raw import RawDataError
 
-# Written by pipeline.generate next to synthetic raw files: scale, seed, parameters, sha256 of each file.
+_UMASK = os.umask(0o022)  # read once, at import (os.umask can only be read by setting it), and restored
+os.umask(_UMASK)
+
+# Written by pipeline.data.generate next to synthetic raw files: scale, seed, parameters, sha256 of each file.
 MARKER_FILE = "GENERATED.json"
 
 
@@ -49,23 +52,33 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write `path` so that a reader sees the old file or the new one, never a part: `write` fills a temp file
-    in the same folder, which is fsynced and moved into place with os.replace; a failure leaves no temp file."""
+@contextlib.contextmanager
+def atomic_path(path: Path, *, suffix: str = ".tmp") -> Iterator[Path]:
+    """The one atomic-write recipe: yield a temp path in `path`'s folder for the caller to write; on success it is
+    fsynced and moved into place with os.replace (a reader sees the old file or the new one, never a part), and
+    the folder is fsynced; on failure the temp file is removed and nothing else changes. `suffix` ends the temp
+    name (a writer that checks extensions, like Keras' ``.keras``, needs its own)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the file gets the mode a plain open() would give
+        fsync_path(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+            tmp.unlink()
         raise
     fsync_path(path.parent)
+
+
+def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write `path` atomically (`atomic_path`) with `write` filling the temp file."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        write(f)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

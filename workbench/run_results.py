@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from pipeline import comparisons
-from pipeline.registry import Registry, Run, RunNotFound
-from pipeline.runs_cli import fmt_time
+from pipeline.runs import comparisons
+from pipeline.runs.registry import Registry, Run, RunNotFound
+from pipeline.runs.summary import fmt_time
 from workbench.charts import training as charts
 
 

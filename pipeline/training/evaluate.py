@@ -9,7 +9,7 @@
   deltas to a reference contender.
 
 A contender is a score function ``score_fn(user_idx, book_idx, held_out=None) -> scores`` (`Scorer.bind` in
-pipeline.endmodel makes one from a model). ``held_out[i]`` is the book removed from user i's set before
+pipeline.training.endmodel makes one from a model). ``held_out[i]`` is the book removed from user i's set before
 scoring, which is the seed's protocol: a labelled row's own candidate, and for a sampled negative the positive
 it was drawn for (the seed yields the negative with the positive's filtered set). In a ranking case all
 1 + n candidates hold out the liked book, so one user vector is ranked against every candidate. A score
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .endmodel import Csr, UserSets, pairs_with_negatives, sample_unseen
+from pipeline.training.sampling import Csr, UserSets, pairs_with_negatives, sample_unseen
 
 __all__ = [
     "COUNT_KEYS", "ClassificationRows", "RankingCases", "classification_metrics", "classification_rows",

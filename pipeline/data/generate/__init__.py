@@ -1,6 +1,6 @@
 """Synthetic Goodreads Young Adult data in the exact raw format of the real files.
 
-`generate(out_dir, scale, seed)` writes the three gzip JSON-lines files of `pipeline.rawformat` plus
+`generate(out_dir, scale, seed)` writes the three gzip JSON-lines files of `pipeline.data.rawformat` plus
 GENERATED.json (scale, seed, parameters and the sha256 of each file, so that `prepare` can tell generated
 files from real ones dropped in later). The same seed gives byte-identical files.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import contextlib
 import os
 import random
 import time
@@ -18,13 +19,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .. import rawformat
-from ..files import MARKER_FILE, sha256_file
-from .behaviour import Interactions, make_interactions
-from .catalog import Catalog, book_record, make_catalog, series_names
-from .reviews import compose_review
-from .scales import SCALES, Scale, get_scale
-from .writer import DateFormatter, GzipLines, hex_ids
+from pipeline.data import rawformat
+from pipeline.data.files import MARKER_FILE, atomic_path, sha256_file
+from pipeline.data.generate.behaviour import Interactions, make_interactions
+from pipeline.data.generate.catalog import Catalog, book_record, make_catalog, series_names
+from pipeline.data.generate.reviews import compose_review
+from pipeline.data.generate.scales import SCALES, Scale, get_scale
+from pipeline.data.generate.writer import DateFormatter, GzipLines, hex_ids
 
 GENERATOR_VERSION = 1
 INCOMPLETE_CHARS = 300  # review_text_incomplete is the HTML review cut near this length
@@ -55,17 +56,13 @@ def generate(out_dir: str | Path, scale: str | Scale = "seed", seed: int = 0, *,
     text_rng = random.Random(seed)
     cat = make_catalog(sc, rng)
     inter = make_interactions(sc, cat, rng)
-    tmp = {name: out / f".{name}.partial" for name in rawformat.RAW_FILES}
-    try:
+    # all three files are written to temp files first and moved into place together, once all are complete
+    with contextlib.ExitStack() as stack:
+        tmp = {name: stack.enter_context(atomic_path(out / name, suffix=".partial")) for name in rawformat.RAW_FILES}
         _write_books(tmp[rawformat.BOOKS_FILE], cat, rng, text_rng, compress_level)
         n_reviews = _write_interactions_and_reviews(
             tmp[rawformat.INTERACTIONS_FILE], tmp[rawformat.REVIEWS_FILE], cat, inter, rng, text_rng,
             progress, compress_level)
-        for name, path in tmp.items():
-            os.replace(path, out / name)
-    finally:
-        for path in tmp.values():
-            path.unlink(missing_ok=True)
     marker = {
         "generator": "lf-workbench synthetic Goodreads YA",
         "version": GENERATOR_VERSION,

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from . import rawformat
-from .files import read_marker
-from .generate import generate
-from .prepare import prepare
+from pipeline.data import rawformat
+from pipeline.data.files import read_marker
+from pipeline.data.generate import generate
+from pipeline.data.prepare import prepare
 
 log = logging.getLogger(__name__)
 

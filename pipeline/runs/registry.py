@@ -18,9 +18,8 @@ current model (`current_model`); a later failed or cancelled run does not replac
 
 A job killed without a word (``kill -9``, the OOM killer, a segfault) cannot record its own end. Every reader
 (`get`, `list`, `active`) first calls `reap`, which marks failed each active run whose process no longer exists
-on this host: ``os.kill(pid, 0)`` fails, or /proc shows a zombie, or the pid now belongs to another process (its
-start time in /proc/<pid>/stat differs from the one recorded when the run took that pid). So the next read shows
-the truth.
+on this host: psutil finds no such process, or a zombie, or the pid now belongs to another process (its start
+time differs from the one recorded when the run took that pid). So the next read shows the truth.
 
 Example
 -------
@@ -37,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -45,6 +43,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 __all__ = [
     "ACTIVE",
@@ -58,7 +58,7 @@ __all__ = [
     "RunInProgress",
     "RunNotFound",
     "job_alive",
-    "proc_start_ticks",
+    "process_started",
 ]
 
 REGISTRY_FILE = "registry.sqlite"
@@ -176,24 +176,12 @@ def to_json(value: Any) -> str:
 # Processes
 
 
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state, start time in clock ticks since boot) of a process from /proc/<pid>/stat, or None if unreadable."""
+def process_started(pid: int) -> int | None:
+    """When process `pid` started, in milliseconds since the epoch (psutil), or None without that process."""
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return round(psutil.Process(pid).create_time() * 1000)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
         return None
-    # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'
-    rest = text[text.rfind(")") + 2:].split()
-    try:
-        return rest[0], int(rest[19])  # fields 3 (state) and 22 (starttime)
-    except (IndexError, ValueError):
-        return None
-
-
-def proc_start_ticks(pid: int) -> int | None:
-    """When process `pid` started (clock ticks since boot), or None without /proc or without that process."""
-    stat = _proc_stat(pid)
-    return None if stat is None else stat[1]
 
 
 def job_alive(run: Run) -> bool:
@@ -201,17 +189,15 @@ def job_alive(run: Run) -> bool:
     if run.pid is None or run.host != socket.gethostname():
         return True
     try:
-        os.kill(run.pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(run.pid)
+        if process.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):  # exited, not yet collected
+            return False
+        started = round(process.create_time() * 1000)
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:  # exists, owned by someone else: the pid was reused unless /proc says otherwise
-        pass
-    stat = _proc_stat(run.pid)
-    if stat is None:
-        return not Path("/proc/self/stat").exists()  # with /proc, an unreadable entry means it just exited
-    state, started = stat
-    if state in ("Z", "X"):  # exited, waiting for its parent to collect it
-        return False
+    except psutil.AccessDenied:  # exists, owned by someone else: trust the recorded start time if any
+        return run.pid_started is None
+    # the same pid with another start time is another process: the job's pid was reused
     return run.pid_started is None or started == run.pid_started
 
 
@@ -499,14 +485,14 @@ class Registry:
             if self._row(conn, run_id)["status"] != "queued":
                 return  # it started (or ended) already: the job recorded its own pid
             conn.execute("UPDATE runs SET pid = ?, pid_started = ?, host = ? WHERE id = ?",
-                         (int(pid), proc_start_ticks(pid), socket.gethostname(), int(run_id)))
+                         (int(pid), process_started(pid), socket.gethostname(), int(run_id)))
 
     def start(self, run_id: int, pid: int) -> None:
         """queued -> running, recording the time, the job's pid, its start time and this host."""
         with self._write() as conn:
             self._transition(conn, run_id, "running")
             conn.execute("UPDATE runs SET status = 'running', started_at = ?, pid = ?, pid_started = ?, host = ? "
-                         "WHERE id = ?", (utc_now(), int(pid), proc_start_ticks(pid), socket.gethostname(),
+                         "WHERE id = ?", (utc_now(), int(pid), process_started(pid), socket.gethostname(),
                                           int(run_id)))
 
     def set_stage(self, run_id: int, stage: str, progress: float | None = None, detail: str = "") -> None:

@@ -1,6 +1,6 @@
 """Top-k recommendations: the model's (or popularity's) best books among those a user has not interacted with.
 
-`contender_top` gives the same list for a fitted contender of pipeline.contenders (item-kNN, ALS), which
+`contender_top` gives the same list for a fitted contender of pipeline.training.contenders (item-kNN, ALS), which
 `load_contenders` reads from the fits' on-disk cache once a retrain has made them.
 
 A user's set (`PreparedData.users.book_idxs`) holds every book they shelved, their test rows included, so by
@@ -16,12 +16,12 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from pipeline.dataset import PreparedData
+from pipeline.data.dataset import PreparedData
 
 __all__ = ["CONTENDER_KEYS", "CONTENDERS_PENDING", "contender_top", "held_out_likes", "load_contenders",
            "model_run", "popular", "recommend", "resolve_user", "without_books"]
 
-# the contenders of pipeline.contenders whose lists the Recommend page shows, in order
+# the contenders of pipeline.training.contenders whose lists the Recommend page shows, in order
 CONTENDER_KEYS = ("item_knn", "als")
 CONTENDERS_PENDING = "item-kNN and ALS lists appear after the first retrain"
 
@@ -75,7 +75,7 @@ def without_books(csr: tuple[np.ndarray, np.ndarray], user: int, books: Iterable
 def contender_top(prepared: PreparedData, contender, user: str | int, *, k: int = 10,
                   hold_out: Iterable[int] = ()) -> pd.DataFrame:
     """rank, book_idx, title, first_author, score: a fitted contender's top k (its ``top_k(user, csr, k)``,
-    pipeline.contenders) among the same candidates as `recommend`: the books the user never shelved, with the
+    pipeline.training.contenders) among the same candidates as `recommend`: the books the user never shelved, with the
     books in `hold_out` taken off the shelf the contender sees and among the candidates."""
     u = resolve_user(prepared, user)
     best, scores = contender.top_k(u, without_books(prepared.user_books_csr, u, hold_out), k)
@@ -85,13 +85,14 @@ def contender_top(prepared: PreparedData, contender, user: str | int, *, k: int 
 def load_contenders(prepared: PreparedData, run=None, metrics: dict | None = None) -> tuple[dict | None, str | None]:
     """({key: Contender} for CONTENDER_KEYS, None), or (None, why there are none yet).
 
-    pipeline.contenders.fit_contenders fits them and caches the fits on disk (by dataset fingerprint and
+    pipeline.training.contenders.fit_contenders fits them and caches the fits on disk (by dataset fingerprint and
     params, in `contenders.cache_folder(prepared)`), so once a retrain made them this is a fast load. Nothing is
-    fitted before a retrain made them: without pipeline.contenders, or with neither a cached fit nor a run whose
+    fitted before a retrain made them: without pipeline.training.contenders, or with neither a cached fit nor a run
+    whose
     `metrics` hold item-kNN and ALS, the answer is (None, CONTENDERS_PENDING). `run`'s "contenders" params are
     used when it recorded any, so the cache entry its retrain wrote is the one read."""
     try:
-        from pipeline import contenders
+        from pipeline.training import contenders
     except ImportError:
         return None, CONTENDERS_PENDING
     folder = contenders.cache_folder(prepared)
@@ -121,7 +122,7 @@ def recommend(prepared: PreparedData, registry, user: str | int, *, k: int = 10,
               model=None, hold_out: Iterable[int] = ()) -> pd.DataFrame:
     """rank, book_idx, title, first_author, score: the model's top k among books the user never shelved (the
     books in `hold_out` count as never shelved: they leave the user's set and join the candidates)."""
-    from pipeline import hybrid
+    from pipeline.training import hybrid
 
     u = resolve_user(prepared, user)
     recorded = None
@@ -136,9 +137,9 @@ def recommend(prepared: PreparedData, registry, user: str | int, *, k: int = 10,
 
 def popular(prepared: PreparedData, user: str | int, *, k: int = 10, hold_out: Iterable[int] = ()) -> pd.DataFrame:
     """The popularity baseline's top k for the user: rank, book_idx, title, first_author, score (= how many
-    train and dev users shelved the book, pipeline.evaluate.popularity_scores), among the same candidates as
+    train and dev users shelved the book, pipeline.training.evaluate.popularity_scores), among the same candidates as
     `recommend`; ties by book_idx."""
-    from pipeline.evaluate import popularity_scores
+    from pipeline.training.evaluate import popularity_scores
 
     u = resolve_user(prepared, user)
     offsets, values = without_books(prepared.user_books_csr, u, hold_out)
