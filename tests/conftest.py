@@ -51,7 +51,7 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 def tiny_data(tmp_path_factory):
     """The session's tiny dataset: a data folder with raw/ (generated, seed TINY_SEED) and processed/ (prepared,
     no features computed). Read-only; a test that writes takes a copy (`tiny_copy`)."""
-    from pipeline.ensure import ensure_data
+    from pipeline.data.ensure import ensure_data
 
     data = tmp_path_factory.mktemp("tiny-data") / "data"
     ensure_data(data, scale="tiny", seed=TINY_SEED)

@@ -1,4 +1,4 @@
-"""Runs with "metrics" of the shape pipeline.retrain records since intervals (contenders item_knn and als, "ci",
+"""Runs with "metrics" of the shape pipeline.runs.retrain records since intervals (contenders item_knn and als, "ci",
 "deltas", "previous_run", "bootstrap") and with an "eval_scores" artifact, written straight into a registry: for
 the CLI and page tests of intervals, without training anything.
 
@@ -6,7 +6,7 @@ the CLI and page tests of intervals, without training anything.
 significant), ours - seed replica on HR@10 one excluding 0 (significant); likewise the previous-run delta on
 HR@10 covers 0 and on F1 excludes it (figures that fit a previous run with `old_metrics(f1=0.55)`).
 `scores(...)` builds per-row scores on fixed test rows, and `metrics_from(scores)` the metrics a retrain would
-record from them (pipeline.bootstrap).
+record from them (pipeline.training.bootstrap).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.bootstrap import EvalScores, bootstrap
-from pipeline.registry import Registry
+from pipeline.runs.registry import Registry
+from pipeline.training.bootstrap import EvalScores, bootstrap
 
 BOOTSTRAP = {"n_resamples": 1000, "seed": 0, "level": 0.95, "unit": "user"}
 OLD_CONTENDERS = ("ours", "seed_replica", "popularity", "lf_only")

@@ -1,4 +1,4 @@
-"""Tiny job functions for tests/test_jobs.py, run through pipeline.jobs in real processes.
+"""Tiny job functions for tests/test_jobs.py, run through pipeline.runs.jobs in real processes.
 
 `python -m tests.jobfixtures --run-id ID --data DIR --mode ok|fail|sleep` is what `jobs.start(...,
 command=JOB_COMMAND)` launches: the same argument contract as ``python -m pipeline retrain``.
@@ -10,8 +10,8 @@ import argparse
 import sys
 import time
 
-from pipeline.jobs import RunHandle, run_job
-from pipeline.registry import Registry
+from pipeline.runs.jobs import RunHandle, run_job
+from pipeline.runs.registry import Registry
 
 JOB_COMMAND = ("-m", "tests.jobfixtures")
 METRICS = {"ours": {"f1": 0.7, "roc_auc": 0.8, "hr@10": 0.3}, "popularity": {"f1": 0.5}}

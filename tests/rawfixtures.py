@@ -1,6 +1,6 @@
 """Tiny raw folders for tests: gzip JSON-lines files written from lists of dicts (or raw text lines).
 
-`book()`, `interaction()` and `review()` give one sane record of each file with every key of `pipeline.rawformat`
+`book()`, `interaction()` and `review()` give one sane record of each file with every key of `pipeline.data.rawformat`
 in the real order and the real value types (books: all strings); keyword arguments override or add keys, and
 `drop=` removes keys. `write_raw(folder, books=..., interactions=..., reviews=...)` writes the three files.
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pipeline import rawformat
+from pipeline.data import rawformat
 
 DATE = "Wed Jan 13 13:38:25 -0800 2010"
 
@@ -25,7 +25,7 @@ def user_id(n: int) -> str:
 
 def _record(template: dict[str, Any], keys: dict[str, str], overrides: dict[str, Any],
             drop: Iterable[str]) -> dict[str, Any]:
-    assert list(template) == list(keys), "fixture template drifted from pipeline.rawformat"
+    assert list(template) == list(keys), "fixture template drifted from pipeline.data.rawformat"
     record = {**template, **overrides}
     for key in drop:
         record.pop(key)

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from lfs.config import LFConfig, dumps_config
-from pipeline.registry import Registry
+from pipeline.runs.registry import Registry
 from tests.session_data import Background, log_tail, python
 
 FAST = ("--epochs", "2", "--lm-epochs", "200", "--replica-steps", "3", "--replica-epochs", "2")

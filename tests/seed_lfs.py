@@ -111,7 +111,7 @@ def seed_label_matrices(processed_dir) -> dict[str, np.ndarray]:
     of a prepared folder (row by row: a split's matrix is the same alone or concatenated with others)."""
     from snorkel.labeling import PandasLFApplier
 
-    from pipeline.dataset import load_prepared
+    from pipeline.data.dataset import load_prepared
 
     data = load_prepared(processed_dir)
     lfs = make_seed_lfs(data.books)

@@ -84,8 +84,8 @@ class Background:
 
 def _cancel_active_job(data: Path) -> None:
     """A retrain job its stopped command left running (a job is an OS process of its own): cancel it."""
-    from pipeline import jobs
-    from pipeline.registry import Registry
+    from pipeline.runs import jobs
+    from pipeline.runs.registry import Registry
 
     registry = Registry.for_data(data)
     run = registry.active()

@@ -1,6 +1,6 @@
 """The Examples page in AppTest on the tiny workbench data (HOSTILE_REVIEW planted in dev).
 
-Counts and rows are checked against lfs.analysis / lfs.examples on the same data, read outside Streamlit.
+Counts and rows are checked against lfs.analysis / lfs.example_rows on the same data, read outside Streamlit.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from streamlit.runtime.state.common import user_key_from_element_id
 
 from lfs.analysis import lf_rows
 from lfs.config import load_default
-from lfs.examples import ExampleFilter, sample
+from lfs.example_rows import ExampleFilter, sample
 from lfs.workspace import open_split
-from pipeline.dataset import load_prepared
+from pipeline.data.dataset import load_prepared
 from tests.workbench_fixtures import HOSTILE_REVIEW
 from workbench import nav, state
 

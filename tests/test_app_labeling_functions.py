@@ -16,10 +16,10 @@ from streamlit.runtime.state.common import user_key_from_element_id
 
 from lfs.analysis import lf_summary
 from lfs.config import LFConfig
-from lfs.examples import ExampleFilter
+from lfs.example_rows import ExampleFilter
 from lfs.store import ConfigStore
 from lfs.workspace import open_split
-from pipeline.dataset import load_prepared
+from pipeline.data.dataset import load_prepared
 from workbench import nav, state
 from workbench.render import markdown_literal
 
@@ -59,7 +59,7 @@ def handed_filter(at) -> ExampleFilter:
     """The filter handed to the Examples page: in session state until that page reads it, then in its URL."""
     if state.EX_FILTER in at.session_state:
         return at.session_state[state.EX_FILTER]
-    from lfs.examples import from_query_params
+    from lfs.example_rows import from_query_params
 
     return from_query_params(at.query_params)
 

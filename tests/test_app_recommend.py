@@ -1,6 +1,6 @@
 """The Recommend page (AppTest) on a real retrain of the tiny workbench data, and the pure functions behind it
-(pipeline.recommend: held-out likes, hold-out, the popularity and contender top k); the item-kNN and ALS lists
-with stand-in contenders (pipeline.contenders' API) beside an untrained model, and the note without them."""
+(pipeline.runs.recommend: held-out likes, hold-out, the popularity and contender top k); the item-kNN and ALS lists
+with stand-in contenders (pipeline.training.contenders' API) beside an untrained model, and the note without them."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.dataset import load_prepared
-from pipeline.evaluate import popularity_scores
-from pipeline.recommend import (
+from pipeline.data.dataset import load_prepared
+from pipeline.runs.recommend import (
     contender_top,
     held_out_likes,
     popular,
     recommend,
     without_books,
 )
-from pipeline.registry import Registry
+from pipeline.runs.registry import Registry
+from pipeline.training.evaluate import popularity_scores
 from tests.runs_fixtures import copy_folder
 from workbench import nav
 from workbench.recommend_view import LIKED_MARK, ranked, table_html
@@ -81,7 +81,7 @@ def lists(at) -> dict[str, pd.DataFrame]:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# pipeline.recommend
+# pipeline.runs.recommend
 
 
 def test_without_books_removes_only_that_users_books():
@@ -131,7 +131,8 @@ def test_lists_render_titles_as_text():
 
 
 class FakeContender:
-    """pipeline.contenders' Contender API (top_k over the books off the user's shelf in `csr`), ranking the books
+    """pipeline.training.contenders' Contender API (top_k over the books off the user's shelf in `csr`), ranking the
+    books
     in `favoured` first, then by book_idx (descending when `reverse`)."""
 
     def __init__(self, name: str, n_books: int, favoured, reverse: bool = False):
@@ -150,10 +151,11 @@ class FakeContender:
 
 
 def fake_contenders_module(fit_contenders, cache: Path):
-    """A stand-in for pipeline.contenders: its names the page uses, `fit_contenders` as given, cache folder `cache`."""
+    """A stand-in for pipeline.training.contenders: its names the page uses, `fit_contenders` as given, cache folder
+    `cache`."""
     import types
 
-    fake = types.ModuleType("pipeline.contenders")
+    fake = types.ModuleType("pipeline.training.contenders")
     fake.ContenderParams = types.SimpleNamespace(from_dict=dict)
     fake.DEFAULT_PARAMS = {}
     fake.cache_folder = lambda prepared: cache
@@ -164,26 +166,26 @@ def fake_contenders_module(fit_contenders, cache: Path):
 def test_before_a_retrain_made_them_nothing_is_fitted(prepared, monkeypatch):
     import sys
 
-    import pipeline
-    from pipeline.recommend import CONTENDERS_PENDING, load_contenders
+    import pipeline.training
+    from pipeline.runs.recommend import CONTENDERS_PENDING, load_contenders
 
-    monkeypatch.setitem(sys.modules, "pipeline.contenders", None)
-    monkeypatch.delattr(pipeline, "contenders", raising=False)
+    monkeypatch.setitem(sys.modules, "pipeline.training.contenders", None)
+    monkeypatch.delattr(pipeline.training, "contenders", raising=False)
     assert load_contenders(prepared) == (None, CONTENDERS_PENDING)
 
     def fit_contenders(*args, **kwargs):
         raise AssertionError("nothing is fitted before a retrain made item-kNN and ALS")
 
     fake = fake_contenders_module(fit_contenders, prepared.path / "no-such-cache")
-    monkeypatch.setitem(sys.modules, "pipeline.contenders", fake)
-    monkeypatch.setattr(pipeline, "contenders", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "pipeline.training.contenders", fake)
+    monkeypatch.setattr(pipeline.training, "contenders", fake, raising=False)
     old = {"contenders": {"ours": {}, "popularity": {}}}  # the model in use predates item-kNN and ALS
     assert load_contenders(prepared, None, old) == (None, CONTENDERS_PENDING)
 
 
 def test_real_contenders_are_read_from_the_cache_a_retrain_wrote(workbench_data):
-    contenders = pytest.importorskip("pipeline.contenders")
-    from pipeline.recommend import CONTENDERS_PENDING, load_contenders
+    contenders = pytest.importorskip("pipeline.training.contenders")
+    from pipeline.runs.recommend import CONTENDERS_PENDING, load_contenders
 
     prepared = load_prepared(workbench_data / "processed")
     assert load_contenders(prepared) == (None, CONTENDERS_PENDING)  # nothing cached, nothing evaluated
@@ -279,7 +281,7 @@ def test_typed_user_id(apptest, workbench_data):
 def untrained_model_run(workbench_data):
     """A succeeded run whose model is built, not trained (the lists need a model, not a good one), with new-shape
     metrics naming item-kNN and ALS."""
-    from pipeline.endmodel import build_model, save_model
+    from pipeline.training.endmodel import build_model, save_model
     from tests.interval_fixtures import hand_metrics, record_run
 
     registry = Registry.for_data(workbench_data)
@@ -296,7 +298,7 @@ def test_item_knn_and_als_lists_beside_ours_with_the_same_hold_out(apptest, work
 
     import streamlit as st
 
-    import pipeline
+    import pipeline.training
 
     prepared = load_prepared(workbench_data / "processed")
     user = best_test_user(prepared)
@@ -310,8 +312,8 @@ def test_item_knn_and_als_lists_beside_ours_with_the_same_hold_out(apptest, work
         return fitted
 
     fake = fake_contenders_module(fit_contenders, workbench_data / "processed" / "no-such-cache")
-    monkeypatch.setitem(sys.modules, "pipeline.contenders", fake)
-    monkeypatch.setattr(pipeline, "contenders", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "pipeline.training.contenders", fake)
+    monkeypatch.setattr(pipeline.training, "contenders", fake, raising=False)
 
     at = open_page(apptest)
     assert at.selectbox(key="rec-user").value == user
@@ -330,9 +332,9 @@ def test_item_knn_and_als_lists_beside_ours_with_the_same_hold_out(apptest, work
     assert not any((plain[name]["held out"] == LIKED_MARK).any() for name in ("item_knn", "als"))
     assert len(calls) == 1  # the fitted contenders are loaded once
 
-    st.cache_resource.clear()  # without pipeline.contenders: popularity alone, and a note
-    monkeypatch.setitem(sys.modules, "pipeline.contenders", None)
-    monkeypatch.delattr(pipeline, "contenders")
+    st.cache_resource.clear()  # without pipeline.training.contenders: popularity alone, and a note
+    monkeypatch.setitem(sys.modules, "pipeline.training.contenders", None)
+    monkeypatch.delattr(pipeline.training, "contenders")
     at.run()
     assert not at.exception, at.exception
     assert list(lists(at)) == ["model", "popular"]

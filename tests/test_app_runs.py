@@ -12,7 +12,7 @@ import pytest
 
 from lfs.config import load_default, parse_config
 from lfs.store import ConfigStore
-from pipeline.registry import Registry
+from pipeline.runs.registry import Registry
 from tests.interval_fixtures import metrics_from, old_metrics, record_run, scores
 from tests.runs_fixtures import REMOVED, copy_folder
 from workbench import nav, state

@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from pipeline import jobs
-from pipeline.hybrid import HybridParams
-from pipeline.prepare import MANIFEST_FILE
-from pipeline.registry import DIED_MESSAGE, Registry
-from pipeline.retrain_cli import END_MODEL_FLAGS
+from pipeline.data.prepare import MANIFEST_FILE
+from pipeline.runs import jobs
+from pipeline.runs.registry import DIED_MESSAGE, Registry
+from pipeline.runs.settings import END_MODEL_FLAGS
+from pipeline.training.hybrid import HybridParams
 from tests.interval_fixtures import hand_metrics, old_metrics, record_run
 from tests.jobfixtures import JOB_COMMAND
 from workbench import nav, state
@@ -51,7 +51,7 @@ def status_of(at) -> str:
 
 
 def fake_run(registry: Registry, *, f1: float, status: str = "succeeded", error: str | None = None) -> int:
-    """A run recorded through the real registry with results shaped as pipeline.retrain stores them."""
+    """A run recorded through the real registry with results shaped as pipeline.runs.retrain stores them."""
     run_id = registry.create(dataset_fingerprint=fingerprint(registry), lf_config_toml="schema_version = 1\n",
                              lf_config_hash="ab" * 32, params={})
     registry.start(run_id, os.getpid())

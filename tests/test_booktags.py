@@ -1,10 +1,10 @@
-"""pipeline.booktags: books as tag vectors from their popular shelves."""
+"""pipeline.training.booktags: books as tag vectors from their popular shelves."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.booktags import shelf_tags
+from pipeline.training.booktags import shelf_tags
 
 
 def _books(shelves):

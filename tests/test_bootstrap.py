@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from pipeline import bootstrap as bs
-from pipeline import evaluate as ev
+from pipeline.training import bootstrap as bs
+from pipeline.training import evaluate as ev
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "hr@10", "ndcg@10")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.dataset import load_prepared
-from pipeline.recommend import held_out_likes, recommend
-from pipeline.registry import Registry
+from pipeline.data.dataset import load_prepared
+from pipeline.runs.recommend import held_out_likes, recommend
+from pipeline.runs.registry import Registry
 from tests.runs_fixtures import copy_folder
 
 pytest_plugins = ("tests.browser",)

@@ -9,7 +9,7 @@ import signal
 import pytest
 from playwright.sync_api import expect
 
-from pipeline.registry import DIED_MESSAGE, Registry
+from pipeline.runs.registry import DIED_MESSAGE, Registry
 from tests.runs_fixtures import copy_folder
 
 pytest_plugins = ("tests.browser",)

@@ -42,7 +42,7 @@ def dev_figures(data, lf: str, **changes) -> tuple[float, int]:
     from lfs.analysis import lf_summary
     from lfs.store import ConfigStore
     from lfs.workspace import open_split
-    from pipeline.dataset import load_prepared
+    from pipeline.data.dataset import load_prepared
 
     store = ConfigStore.open(str(data / "lf_configs"))
     cfg = store.load(store.latest())

@@ -4,7 +4,7 @@ import math
 
 import pandas as pd
 
-from pipeline import comparisons
+from pipeline.runs import comparisons
 from tests.interval_fixtures import hand_metrics
 from workbench.charts import training as charts
 

@@ -1,4 +1,4 @@
-"""Intervals and deltas as tidy frames (pipeline.comparisons), and how the CLI prints them: `retrain`'s metrics
+"""Intervals and deltas as tidy frames (pipeline.runs.comparisons), and how the CLI prints them: `retrain`'s metrics
 table (retrain_cli.format_metrics) and `runs compare` with paired-bootstrap intervals, on new-shape metrics and
 on runs from before intervals."""
 
@@ -9,9 +9,9 @@ import math
 import re
 from pathlib import Path
 
-from pipeline import comparisons
-from pipeline.registry import Registry
-from pipeline.retrain_cli import format_metrics
+from pipeline.cli.retrain import format_metrics
+from pipeline.runs import comparisons
+from pipeline.runs.registry import Registry
 from tests.interval_fixtures import hand_metrics, metrics_from, old_metrics, record_run, scores
 
 
@@ -28,7 +28,7 @@ def delta_lines(text: str) -> dict[tuple[str, str], str]:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# pipeline.comparisons
+# pipeline.runs.comparisons
 
 
 def test_delta_frame_reads_recorded_deltas_and_marks_covering_intervals():
@@ -130,7 +130,7 @@ def test_format_metrics_of_a_run_from_before_intervals():
 
 
 def runs_compare(data: Path, a: int, b: int, capsys) -> str:
-    from pipeline.runs_cli import add_runs_arguments, run_runs
+    from pipeline.cli.runs import add_runs_arguments, run_runs
 
     parser = argparse.ArgumentParser()
     add_runs_arguments(parser)

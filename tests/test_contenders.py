@@ -1,4 +1,5 @@
-"""pipeline.contenders: item_knn against a brute-force co-occurrence loop, the held-out book never credited, the
+"""pipeline.training.contenders: item_knn against a brute-force co-occurrence loop, the held-out book never credited,
+the
 batched ALS user solve against implicit's recalculate_user and a direct solve, params picked on val (not test),
 the disk cache (reuse and invalidation), and an end-to-end fit on generated tiny data."""
 
@@ -12,10 +13,10 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from pipeline import contenders as K
-from pipeline import evaluate as ev
-from pipeline.dataset import PreparedData, load_prepared
-from pipeline.endmodel import cap_sets
+from pipeline.data.dataset import PreparedData, load_prepared
+from pipeline.training import contenders as K
+from pipeline.training import evaluate as ev
+from pipeline.training.sampling import cap_sets
 
 N_BOOKS = 60
 FAST = K.ContenderParams(knn_alphas=(0.0, 0.5, 1.0), als_factors=(4,), als_iterations=(3,), val_negatives=20)
@@ -324,7 +325,7 @@ def test_a_damaged_or_foreign_cache_file_is_refitted(world, tmp_path, caplog):
     als_file = next(tmp_path.glob("als-*.npz"))
     als_file.write_bytes(knn_file.read_bytes())  # a valid file with another key
     knn_file.write_bytes(b"not a zip file")
-    with caplog.at_level(logging.INFO, logger="pipeline.contenders"):
+    with caplog.at_level(logging.INFO, logger="pipeline.training.contenders"):
         got = K.fit_contenders(world, FAST, cache_dir=tmp_path)
     assert not any(c.from_cache for c in got.values())
     assert "unreadable contender cache" in caplog.text and "is for other data or params" in caplog.text
@@ -334,7 +335,7 @@ def test_a_damaged_or_foreign_cache_file_is_refitted(world, tmp_path, caplog):
 def test_an_unwritable_cache_folder_only_costs_the_cache(world, tmp_path, caplog):
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache folder should be")
-    with caplog.at_level(logging.WARNING, logger="pipeline.contenders"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.training.contenders"):
         got = K.fit_contenders(world, FAST, cache_dir=blocker / "cache")
     assert set(got) == {"item_knn", "als"} and "could not cache contender" in caplog.text
 

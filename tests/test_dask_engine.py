@@ -10,8 +10,8 @@ import pytest
 
 from lfs import features as F
 from lfs.dask_engine import compute_features_dask, connect, map_partitions, partition_bounds
-from pipeline.dataset import load_prepared
-from pipeline.prepare import SPLITS
+from pipeline.data.dataset import load_prepared
+from pipeline.data.prepare import SPLITS
 
 TIMEOUT = 120  # seconds: a broken cluster fails the test instead of hanging it
 

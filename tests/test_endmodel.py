@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from pipeline import endmodel as em
+from pipeline.training import endmodel as em
+from pipeline.training import sampling
 
 # 3 users over 10 books: user 0 has {1, 2, 3}, user 1 has {4, 5}, user 2 has {0, 1, ..., 7} (8 books)
 TINY_CSR = (np.array([0, 3, 5, 13]), np.array([1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 6, 7], dtype=np.int32))
@@ -77,14 +78,14 @@ def test_build_examples_rejects_bad_rows(bad):
 
 
 def test_sample_unseen_draws_distinct_books_outside_the_set_and_knows_when_it_cannot():
-    sets = em.UserSets(TINY_CSR, TINY_BOOKS)
-    draws = em.sample_unseen(np.array([0, 1, 2, 2]), sets, np.random.default_rng(1), n_per=2)
+    sets = sampling.UserSets(TINY_CSR, TINY_BOOKS)
+    draws = sampling.sample_unseen(np.array([0, 1, 2, 2]), sets, np.random.default_rng(1), n_per=2)
     assert draws.shape == (4, 2)
     for u, row in zip([0, 1, 2, 2], draws, strict=True):
         assert len(set(row.tolist())) == 2 and not set(row.tolist()) & tiny_sets(u)
-    assert sorted(em.sample_unseen(np.array([2]), sets, np.random.default_rng(1), n_per=2)[0]) == [8, 9]
+    assert sorted(sampling.sample_unseen(np.array([2]), sets, np.random.default_rng(1), n_per=2)[0]) == [8, 9]
     with pytest.raises(ValueError, match="user 2 has only 2 books outside"):
-        em.sample_unseen(np.array([0, 2]), sets, np.random.default_rng(1), n_per=3)
+        sampling.sample_unseen(np.array([0, 2]), sets, np.random.default_rng(1), n_per=3)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def test_params_round_trip_and_the_replica_settings():
 
 
 def test_importing_the_modules_does_not_import_tensorflow():
-    code = ("import sys, pipeline.endmodel, pipeline.evaluate; "
+    code = ("import sys, pipeline.training.endmodel, pipeline.training.evaluate; "
             "sys.exit(int(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules)))")
     assert subprocess.run([sys.executable, "-c", code], cwd=str(_repo())).returncode == 0
 
@@ -221,7 +222,7 @@ def _set_kernel(layer, rng):
 
 def test_the_replica_drops_its_hidden_layer_and_ours_uses_it(tiny_data):
     _, _, val_ex = tiny_data
-    tf = em._keras().tf
+    tf = em.keras_classes().tf
     rng = np.random.default_rng(0)
     replica = em.build_model(N_BOOKS, em.replica_params(0.01), replica=True)
     ours = em.build_model(N_BOOKS, FAST)

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from pipeline import evaluate as ev
-from pipeline.dataset import PreparedData
+from pipeline.data.dataset import PreparedData
+from pipeline.training import evaluate as ev
 
 # --------------------------------------------------------------------------------------------------------------
 # classification metrics

@@ -1,4 +1,4 @@
-"""lfs.examples on a hand-made six-row split whose label matrix, gold and answers are worked out by hand.
+"""lfs.example_rows on a hand-made six-row split whose label matrix, gold and answers are worked out by hand.
 
     row  review            polarity  gold   stars  pos  neg
     0    "Five stars! ..."   0.5      1       1     1   -1
@@ -17,7 +17,7 @@ import pytest
 
 from lfs.analysis import lf_rows
 from lfs.apply import LFData
-from lfs.examples import (
+from lfs.example_rows import (
     ExampleFilter,
     example_frame,
     from_query_params,

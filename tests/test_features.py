@@ -14,9 +14,9 @@ from textblob import TextBlob
 from lfs import features as F
 from lfs import textblob_features as tb
 from lfs.spec import FEATURES
-from pipeline.dataset import PreparedData, load_prepared
-from pipeline.generate import generate
-from pipeline.prepare import SPLITS, prepare
+from pipeline.data.dataset import PreparedData, load_prepared
+from pipeline.data.generate import generate
+from pipeline.data.prepare import SPLITS, prepare
 
 SPLIT = "train"  # the largest split of the generated tiny data
 UNICODE = "Émilie était géniale ★★★★☆ 😀 — ça m'a plu, 5 stars!"

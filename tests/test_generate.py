@@ -10,9 +10,9 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from pipeline import rawformat
-from pipeline.generate import MARKER_FILE, generate, get_scale
-from pipeline.generate.reviews import compose_review, star_phrase
+from pipeline.data import rawformat
+from pipeline.data.generate import MARKER_FILE, generate, get_scale
+from pipeline.data.generate.reviews import compose_review, star_phrase
 
 KIND_CHECKS = {
     "str": lambda v: isinstance(v, str),

@@ -1,4 +1,5 @@
-"""Our end model (pipeline.hybrid): params, the output fit, held-out handling of its features, and a trained model
+"""Our end model (pipeline.training.hybrid): params, the output fit, held-out handling of its features, and a trained
+model
 on tiny generated data through save and load. The full retrain through it is in tests/test_retrain_e2e.py."""
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import endmodel, evaluate
-from pipeline import hybrid as H
-from pipeline.contenders import fit_contenders
-from pipeline.dataset import load_prepared
-from pipeline.recommend import without_books
+from pipeline.data.dataset import load_prepared
+from pipeline.runs.recommend import without_books
+from pipeline.training import endmodel, evaluate
+from pipeline.training import hybrid as H
+from pipeline.training.contenders import fit_contenders
 
 
 def test_params_validate_and_name_the_field():

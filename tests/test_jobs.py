@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import jobs
-from pipeline.registry import DIED_MESSAGE, Registry, Run, RunInProgress
+from pipeline.runs import jobs
+from pipeline.runs.registry import DIED_MESSAGE, Registry, Run, RunInProgress
 from tests.jobfixtures import JOB_COMMAND, METRICS
 
 WAIT = 30  # seconds: the bound of every wait on a job

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.labelmodel import (
+from pipeline.training.labelmodel import (
     LabelModelParams,
     fit_label_model,
     label_model_report,

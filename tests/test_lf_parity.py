@@ -15,7 +15,7 @@ from lfs.config import load_default
 from lfs.features import compute_features
 from lfs.snorkel_lfs import BookFacts, to_snorkel_lf
 from lfs.spec import FEATURES, OPERATORS, KeywordLF, KeywordRule, PythonLF, ThresholdLF
-from pipeline.dataset import load_prepared
+from pipeline.data.dataset import load_prepared
 from tests.seed_lfs import make_seed_lfs
 
 EDGE_TEXTS = [

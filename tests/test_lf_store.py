@@ -108,7 +108,7 @@ def test_failed_write_loses_nothing(store, monkeypatch, fail_on_call):
             raise OSError("disk full")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(os, "replace", flaky_replace)  # the store writes through pipeline.files
+    monkeypatch.setattr(os, "replace", flaky_replace)  # the store writes through pipeline.data.files
     with pytest.raises(OSError, match="disk full"):
         store.save(_tweak(store.load(), 0.5), base_version=2, note="lost")
     monkeypatch.undo()

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from pipeline.dataset import load_prepared, summarize
+from pipeline.data.dataset import load_prepared, summarize
 from workbench.charts import data as charts
 
 

@@ -11,13 +11,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import pipeline.prepare as prepare_module
-from pipeline import rawformat
+import pipeline.data.prepare as prepare_module
 from pipeline.cli import main
-from pipeline.dataset import load_prepared, summarize
-from pipeline.files import MARKER_FILE
-from pipeline.prepare import SPLITS, TABLE_FILES, PrepareParams, prepare
-from pipeline.raw import RawDataError, iter_interactions
+from pipeline.data import rawformat
+from pipeline.data.dataset import load_prepared, summarize
+from pipeline.data.files import MARKER_FILE
+from pipeline.data.prepare import SPLITS, TABLE_FILES, PrepareParams, prepare
+from pipeline.data.raw import RawDataError, iter_interactions
 from tests.rawfixtures import book, interaction, review, user_id, write_lines
 
 # Books in file order with their ratings_count: 10 and 13 fall outside 100..15,000.

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import rawformat
-from pipeline.raw import (
+from pipeline.data import rawformat
+from pipeline.data.raw import (
     INTERACTION_COLUMNS,
     LoadStats,
     RawDataError,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.registry import (
+from pipeline.runs.registry import (
     DIED_MESSAGE,
     SCHEMA_VERSION,
     InvalidTransition,
@@ -272,7 +272,7 @@ def test_create_exclusive_reaps_a_dead_active_run(reg: Registry) -> None:
 RACER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from pipeline.registry import Registry, RunInProgress
+    from pipeline.runs.registry import Registry, RunInProgress
     path, go = sys.argv[1], Path(sys.argv[2])
     while not go.exists():
         time.sleep(0.001)
@@ -303,13 +303,13 @@ def test_concurrent_create_exclusive_has_one_winner(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# `python -m pipeline runs ...` (pipeline.runs_cli)
+# `python -m pipeline runs ...` (pipeline.cli.runs)
 
 
 def runs_cli(data: Path, *argv: str, capsys) -> str:
     import argparse
 
-    from pipeline.runs_cli import add_runs_arguments, run_runs
+    from pipeline.cli.runs import add_runs_arguments, run_runs
 
     parser = argparse.ArgumentParser()
     add_runs_arguments(parser)
@@ -368,7 +368,7 @@ def test_runs_list_show_compare(tmp_path: Path, capsys) -> None:
 
 
 def test_runs_cancel_and_unknown_ids(tmp_path: Path, capsys) -> None:
-    from pipeline.runs_cli import key_metric
+    from pipeline.runs.summary import key_metric
 
     data = tmp_path / "data"
     with pytest.raises(ValueError, match="no run 5: there is no run registry"):

@@ -1,4 +1,5 @@
-"""The retrain flags of our model (pipeline.retrain_cli.END_MODEL_FLAGS, overrides of pipeline.hybrid.HybridParams)
+"""The retrain flags of our model (pipeline.cli.retrain.END_MODEL_FLAGS, overrides of
+pipeline.training.hybrid.HybridParams)
 and the Train page's parameters built from the same table: parsing, validation naming the flag or field."""
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from dataclasses import fields
 import pytest
 
 from pipeline.cli import main
-from pipeline.hybrid import HybridParams
-from pipeline.labelmodel import LabelModelParams
-from pipeline.registry import Registry
-from pipeline.retrain_cli import END_MODEL_FLAGS, LABEL_MODEL_FLAGS, add_retrain_arguments, layer_sizes, retrain_params
+from pipeline.cli.retrain import add_retrain_arguments, retrain_params
+from pipeline.runs.registry import Registry
+from pipeline.runs.settings import END_MODEL_FLAGS, LABEL_MODEL_FLAGS, layer_sizes
+from pipeline.training.hybrid import HybridParams
+from pipeline.training.labelmodel import LabelModelParams
 
 FLAGS = {"--hidden": "hidden", "--like-hidden": "like_hidden", "--negatives": "negatives",
          "--learning-rate": "learning_rate", "--batch-size": "batch_size", "--epochs": "epochs",

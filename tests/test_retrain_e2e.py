@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pipeline.cli import main
-from pipeline.registry import Registry
+from pipeline.runs.registry import Registry
 from tests.runs_fixtures import copy_folder
 
 # The retrains run once per session, beside the other tests (tests/conftest.py: e2e_trained, e2e_second_run), as

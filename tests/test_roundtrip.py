@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import rawformat
-from pipeline.calibration import compare_to_seed, positive_share_ok
-from pipeline.dataset import load_prepared
-from pipeline.ensure import ensure_data
-from pipeline.files import MARKER_FILE
-from pipeline.generate import generate
+from pipeline.data import rawformat
+from pipeline.data.calibration import compare_to_seed, positive_share_ok
+from pipeline.data.dataset import load_prepared
+from pipeline.data.ensure import ensure_data
+from pipeline.data.files import MARKER_FILE
+from pipeline.data.generate import generate
 
 
 def _records(path):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.files import MARKER_FILE, sha256_file
+from pipeline.data.files import MARKER_FILE, sha256_file
 from tests.session_data import WAIT_SECONDS
 
 # A dev review that must render as text: markup, a script and a keyword the default LFs match ("5 stars").
@@ -30,7 +30,7 @@ APP_TIMEOUT = 120  # seconds per AppTest run: the first run imports TensorFlow-h
 
 def _plant_review(data: Path) -> tuple[str, str]:
     """Rewrite the review of one dev row with a review to HOSTILE_REVIEW; return its (user_id, book_id)."""
-    from pipeline.dataset import load_prepared
+    from pipeline.data.dataset import load_prepared
 
     prepared = load_prepared(data / "processed")
     dev = prepared.splits["dev"]
@@ -59,8 +59,8 @@ def workbench_template(tiny_data: Path, tmp_path_factory) -> Path:
     """A data folder (raw/, processed/ with features) at tiny scale, with HOSTILE_REVIEW in dev: the session's
     tiny raw files (seed 0) with the review planted, prepared."""
     from lfs.features import load_all_features
-    from pipeline.dataset import load_prepared
-    from pipeline.prepare import prepare
+    from pipeline.data.dataset import load_prepared
+    from pipeline.data.prepare import prepare
 
     data = tmp_path_factory.mktemp("workbench-data") / "data"
     shutil.copytree(tiny_data / "raw", data / "raw")
