@@ -56,7 +56,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ from scipy import sparse
 
 from pipeline.data.dataset import PreparedData
 from pipeline.data.files import write_atomic
+from pipeline.training.params import check_known_fields
 from pipeline.training.sampling import Csr, cap_sets, scoring_pairs, top_unseen
 
 __all__ = [
@@ -157,9 +158,7 @@ class ContenderParams:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ContenderParams:
         """Inverse of `to_dict`; unknown keys are a ValueError naming them."""
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"ContenderParams: unknown field(s) {', '.join(unknown)}")
+        check_known_fields(cls, d)
         return cls(**d)
 
     def als_grid(self) -> list[dict[str, Any]]:

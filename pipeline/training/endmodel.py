@@ -63,7 +63,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -72,6 +72,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.data.files import atomic_path
+from pipeline.training.params import check_known_fields
 from pipeline.training.sampling import Csr, UserSets, cap_sets, pairs_with_negatives, scoring_pairs
 
 if TYPE_CHECKING:
@@ -149,10 +150,7 @@ class EndModelParams:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EndModelParams:
         """Inverse of `to_dict`; unknown keys are a ValueError naming them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"EndModelParams: unknown field(s) {', '.join(unknown)}")
+        check_known_fields(cls, d)
         return cls(**d)
 
 
@@ -175,10 +173,7 @@ SEED_REPLICA = EndModelParams(
 def model_params(*, replica: bool = False, **overrides: Any) -> EndModelParams:
     """Our defaults (or `SEED_REPLICA`) with `overrides` applied; an unknown name is a ValueError."""
     base = SEED_REPLICA if replica else DEFAULT_PARAMS
-    known = {f.name for f in fields(EndModelParams)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"EndModelParams: unknown field(s) {', '.join(unknown)}")
+    check_known_fields(EndModelParams, overrides)
     return replace(base, **overrides)
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from pipeline.data.dataset import PreparedData
 from pipeline.training.booktags import shelf_tags
 from pipeline.training.contenders import ALS, ItemKNN
 from pipeline.training.endmodel import keras_classes
+from pipeline.training.params import check_known_fields
 from pipeline.training.sampling import Csr, UserSets, cap_sets, sample_unseen, scoring_pairs, top_unseen
 
 __all__ = ["HYBRID_NAME", "HybridFeatures", "HybridParams", "HybridScorer", "READ_FEATURES", "LIKE_FEATURES",
@@ -104,11 +105,7 @@ class HybridParams:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> HybridParams:
         """Our defaults with `d` applied; an unknown key is a ValueError naming it."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"end model params: unknown field(s) {', '.join(unknown)} "
-                             f"(known: {', '.join(sorted(known))})")
+        check_known_fields(cls, d, "end model params")
         return replace(cls(), **d)
 
 
