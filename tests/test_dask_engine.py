@@ -15,6 +15,7 @@ from pipeline.data.prepare import SPLITS
 
 TIMEOUT = 120  # seconds: a broken cluster fails the test instead of hanging it
 
+
 @pytest.fixture(scope="module")
 def client():
     with connect("local") as client:  # the context manager closes the Client and the LocalCluster, even on error

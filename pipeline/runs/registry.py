@@ -600,4 +600,3 @@ def _check_statuses(statuses: Iterable[str]) -> None:
     unknown = sorted(set(statuses) - set(STATUSES))
     if unknown:
         raise ValueError(f"unknown run status {', '.join(unknown)}; expected one of {', '.join(STATUSES)}")
-

@@ -20,6 +20,7 @@ OUR_MODEL = "ours"
 # id of the run it compared itself with and its bootstrap settings
 NOT_COMPARED = ("deltas.", "previous_run", "bootstrap.")
 
+
 def is_number(value: Any) -> bool:
     """Ints and floats, not bools: what a metric table shows and subtracts."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -54,14 +55,12 @@ def fmt_time(iso: str | None) -> str:
     return "-" if iso is None else iso[:19].replace("T", " ")
 
 
-
 def run_row(run: Run, metrics: Any) -> dict[str, Any]:
     """One run as a row of `runs list`: id, status, created (UTC, to the second), duration (seconds or None),
     stage, LF config (short hash), note, and our model's KEY_METRICS (None where absent) from its "metrics"."""
     return {"id": run.id, "status": run.status, "created": fmt_time(run.created_at), "duration": run.duration(),
             "stage": run.stage_text() if run.is_active else (run.stage or "-"), "LF config": run.short_hash,
             "note": run.note, **{title: key_metric(metrics, name) for title, name in KEY_METRICS}}
-
 
 
 @dataclass(frozen=True)

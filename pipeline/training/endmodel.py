@@ -93,7 +93,6 @@ SET_EMBEDDING = "set_embedding"
 BOOK_EMBEDDING = "book_embedding"
 
 
-
 # --------------------------------------------------------------------------------------------------------------
 # parameters
 

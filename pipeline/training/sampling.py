@@ -160,7 +160,6 @@ def pairs_with_negatives(user_idx: np.ndarray, book_idx: np.ndarray, labels: np.
     )
 
 
-
 def scoring_pairs(user_idx, book_idx, held_out, n_users: int, n_books: int) -> tuple[np.ndarray, ...]:
     """The (users, books, held) int64 arrays of one ``score_fn(user_idx, book_idx, held_out=None)`` call, checked:
     1-d of one length, users in 0..n_users-1, books in 0..n_books-1, held-out books too or -1 (none); held_out
