@@ -37,7 +37,7 @@ END_MODEL_FLAGS = {
                  "end model: hidden layer sizes of the read ranker (the MLP over read features), e.g. 64,32"),
     "--like-hidden": ("like_hidden", layer_sizes,
                       "end model: hidden layer sizes of the like head (the MLP that tells liked from read), e.g. 32"),
-    "--negatives": ("negatives", int, "end model: unseen books per liked val book in the read ranker's softmax "
+    "--negatives": ("negatives", int, "end model: unseen books per val book read in the read ranker's softmax "
                                       "(and per positive in the output's fit)"),
     "--learning-rate": ("learning_rate", float, "end model: Adam learning rate of the read ranker and the like head"),
     "--batch-size": ("batch_size", int, "end model: batch size (read ranker: cases of 1 + negatives books; like "

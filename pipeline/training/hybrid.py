@@ -8,11 +8,10 @@ that the user reads *and* likes it. Three Keras parts, one saved model:
   books), item co-occurrence (item-kNN) sums, popularity, how many of the user's other books share the
   candidate's first author and what share of the set that is, the set size, the book's Goodreads average rating
   and ratings count, and the shelf affinity: how close the candidate's popular shelves ("fantasy", "dystopian")
-  are to those of the user's other books (pipeline.training.booktags). It is trained with a softmax over each val
-  book the
-  user read, liked or not, against `HybridParams.negatives` books the user never shelved (the ranking protocol),
-  with early stopping on a fifth of the val users. The ALS and kNN parts are the cached contender fits of
-  pipeline.training.contenders, so they come from the data alone.
+  are to those of the user's other books (pipeline.training.booktags). It is trained with a softmax over each
+  val book the user read, liked or not, against `HybridParams.negatives` books the user never shelved (the
+  ranking protocol), with early stopping on a fifth of the val users. The ALS and kNN parts are the cached
+  contender fits of pipeline.training.contenders, so they come from the data alone.
 - **like head** (the label model's labels): an MLP over the pair's ALS preference, popularity, author, rating and
   shelf-affinity features plus a learned per-book "liked" bias, trained with binary cross-entropy on the label
   model's labels of the covered train rows, early stopping on the dev gold rows of the training labels (the seed
@@ -64,8 +63,8 @@ _LIKE_COLUMNS = [READ_FEATURES.index(f) for f in LIKE_FEATURES]
 class HybridParams:
     """Settings of our model; validated on construction.
 
-    hidden: the read ranker's layer sizes; like_hidden: the like head's; negatives: unseen books per liked val
-    book in the ranker's softmax (and per positive in the output's fit); epochs / patience: per part, early
+    hidden: the read ranker's layer sizes; like_hidden: the like head's; negatives: unseen books per val book
+    read in the ranker's softmax (and per positive in the output's fit); epochs / patience: per part, early
     stopping on held-out rows restores the best weights.
     """
 
@@ -348,11 +347,11 @@ def train_hybrid(prepared: PreparedData, contenders: dict, labels: pd.DataFrame,
 
     # read ranker: every val book the user read (liked or not: reading needs no label) against `negatives`
     # unseen books, softmax over the 1 + n candidates. Liking is left to the like head, so the LFs matter.
-    r_users, r_pos = v_users, v_books
-    negs = sample_unseen(r_users, sets, rng, n_per=params.negatives)
+    negs = sample_unseen(v_users, sets, rng, n_per=params.negatives)
     n_cand = params.negatives + 1
-    cand = np.concatenate([r_pos[:, None], negs], axis=1)
-    read_x = feats(np.repeat(r_users, n_cand), cand.ravel(), np.repeat(r_pos, n_cand))
+    cand = np.concatenate([v_books[:, None], negs], axis=1)
+    read_x = feats(np.repeat(v_users, n_cand), cand.ravel(), np.repeat(v_books, n_cand))
+    cube = read_x.reshape(len(v_users), n_cand, -1)  # [val rows, 1 + negatives, features], the read book first
     like_cols = read_x[:, _LIKE_COLUMNS]
     # the like head learns from the label model's rows; the gold rows of the labels pick its stopping point
     weak, gold = _split_labels(labels)
@@ -361,14 +360,12 @@ def train_hybrid(prepared: PreparedData, contenders: dict, labels: pd.DataFrame,
     l_x = feats(l_users, l_books, knn=False)[:, _LIKE_COLUMNS]
     g_books = gold["book_idx"].to_numpy(np.int64)
     g_x = feats(gold["user_idx"].to_numpy(np.int64), g_books, knn=False)[:, _LIKE_COLUMNS]
-    vl_x = feats(v_users, v_books)
     model, parts = build_model(keras, n_books, params, _stats(read_x), _stats(np.concatenate([l_x, like_cols])))
     _check(cancel_check)
 
-    stop_rows = _user_holdout(r_users, 0.2, params.seed)
+    stop_rows = _user_holdout(v_users, 0.2, params.seed)
     ranker_in = keras.Input((n_cand, len(READ_FEATURES)))
     ranker = keras.Model(ranker_in, keras.layers.Reshape((n_cand,))(parts.read_logit(ranker_in)))
-    cube = read_x.reshape(len(r_users), n_cand, -1)
     _fit(keras, ranker, "read", cube[~stop_rows], np.zeros((~stop_rows).sum()), cube[stop_rows],
          np.zeros(stop_rows.sum()), keras.losses.SparseCategoricalCrossentropy(from_logits=True), params,
          history, on_epoch, cancel_check)
@@ -384,9 +381,9 @@ def train_hybrid(prepared: PreparedData, contenders: dict, labels: pd.DataFrame,
     # output: the seed's classification protocol on val (labelled rows + unseen books for the positives),
     # `negatives` unseen books per positive weighted 1/negatives so positives keep the protocol's share
     liked = v_rating == 1
-    o_users, o_pos = r_users[liked], r_pos[liked]
+    o_users, o_pos = v_users[liked], v_books[liked]
     o_negs = sample_unseen(o_users, sets, rng, n_per=params.negatives)
-    o_x = np.concatenate([vl_x, feats(np.repeat(o_users, params.negatives), o_negs.ravel(),
+    o_x = np.concatenate([cube[:, 0], feats(np.repeat(o_users, params.negatives), o_negs.ravel(),
                                       np.repeat(o_pos, params.negatives))])
     o_book = np.concatenate([v_books, o_negs.ravel()]).astype(np.int32)
     o_y = np.concatenate([v_rating, np.zeros(o_negs.size)]).astype(np.float32)
@@ -394,12 +391,12 @@ def train_hybrid(prepared: PreparedData, contenders: dict, labels: pd.DataFrame,
     logits = keras.Model(model.inputs, model.get_layer("read_like").output)
     z = np.asarray(logits.predict({"read_features": o_x, "book_idx": o_book}, batch_size=1 << 16, verbose=0))
     zc = np.asarray(logits.predict({"read_features": read_x, "book_idx": cand.ravel().astype(np.int32)},
-                                   batch_size=1 << 16, verbose=0)).reshape(len(r_users), n_cand, 2)[liked]
+                                   batch_size=1 << 16, verbose=0)).reshape(len(v_users), n_cand, 2)[liked]
     theta = fit_output(z[:, 0], z[:, 1], o_y, o_w, zc[..., 0], zc[..., 1])
     parts.output.set_weights([theta[:2, None].astype(np.float32), theta[2:].astype(np.float32)])
     history.append({"part": "output", "epoch": 1, "read_scale": float(theta[0]), "like_scale": float(theta[1])})
     return HybridResult(model=model, history=history, seconds=time.perf_counter() - started,
-                        sizes={"read_cases": len(r_users), "like_rows": len(l_users), "output_rows": len(o_y)})
+                        sizes={"read_cases": len(v_users), "like_rows": len(l_users), "output_rows": len(o_y)})
 
 
 def _split_labels(labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
