@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import random
+import re
 from datetime import datetime
 
 import numpy as np
 import pytest
 
+from pipeline.cli import main
 from pipeline.data import rawformat
+from pipeline.data.ensure import ensure_data
+from pipeline.data.files import read_marker, sha256_file
 from pipeline.data.generate import MARKER_FILE, generate, get_scale
 from pipeline.data.generate.reviews import compose_review, star_phrase
+from pipeline.data.raw import RawDataError
+from tests.rawfixtures import book, gzip_bytes, interaction, review, write_lines
 
 KIND_CHECKS = {
     "str": lambda v: isinstance(v, str),
@@ -141,3 +148,104 @@ def test_reviews_vary_and_carry_real_world_noise():
     joined = "\n".join(texts)
     for marker in ("(view spoiler)[", "(hide spoiler)]", "** spoiler alert **", "\u00eb", " \n "):
         assert marker in joined, marker
+
+
+# ---- never overwrite files the generator did not write -------------------------------------------------------
+
+MICRO = dataclasses.replace(get_scale("tiny"), name="micro", n_books=200, n_users=12)  # another scale, quick
+
+
+def _contents(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_generate_refuses_a_folder_with_real_files(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    real = write_lines(raw / rawformat.BOOKS_FILE, [book("1"), book("2")])  # no GENERATED.json: someone's data
+    before = _contents(raw)
+    with pytest.raises(RawDataError) as err:
+        generate(raw, "tiny", seed=1)
+    assert str(err.value) == (f"refusing to overwrite raw files the generator did not write: {real} (there is no "
+                              f"{MARKER_FILE} next to it). Choose another --out folder, or move the file(s) away")
+    assert _contents(raw) == before, "nothing written, not even the other two files or temp files"
+    assert main(["generate", "--scale", "tiny", "--out", str(raw)]) == 2
+    assert f"error: refusing to overwrite raw files the generator did not write: {real}" in capsys.readouterr().err
+    assert _contents(raw) == before
+
+
+@pytest.mark.parametrize("change", ["edited file", "file not listed", "unreadable marker"])
+def test_generate_refuses_files_its_marker_does_not_vouch_for(tmp_path, change):
+    raw = tmp_path / "raw"
+    generate(raw, MICRO, seed=1)
+    marker_path = raw / MARKER_FILE
+    reviews = raw / rawformat.REVIEWS_FILE
+    if change == "edited file":  # e.g. real reviews dropped over the generated ones
+        write_lines(reviews, [review(1, "1")])
+        why = f"its sha256 is not the one {MARKER_FILE} records"
+    elif change == "file not listed":
+        marker = json.loads(marker_path.read_text())
+        del marker["files"][rawformat.REVIEWS_FILE]
+        marker_path.write_text(json.dumps(marker))
+        why = f"{MARKER_FILE} does not list it"
+    else:
+        marker_path.write_text("[" * 100_000)
+        why = f"{MARKER_FILE} there is unreadable"
+    before = _contents(raw)
+    with pytest.raises(RawDataError) as err:
+        generate(raw, "tiny", seed=2)
+    message = str(err.value)
+    assert message.startswith("refusing to overwrite raw files the generator did not write: ")
+    assert f"{reviews} ({why})" in message  # an unreadable marker vouches for none: all three are named
+    assert message.count(str(raw)) == (3 if change == "unreadable marker" else 1)
+    assert _contents(raw) == before
+
+
+def test_generate_replaces_its_own_files_at_another_scale(tmp_path):
+    raw = tmp_path / "raw"
+    generate(raw, MICRO, seed=1)
+    micro_books = (raw / rawformat.BOOKS_FILE).read_bytes()
+    report = generate(raw, "tiny", seed=1)
+    assert report.scale == "tiny" and (raw / rawformat.BOOKS_FILE).read_bytes() != micro_books
+    marker = json.loads((raw / MARKER_FILE).read_text())
+    assert marker["scale"] == "tiny"
+    assert marker["files"] == {name: sha256_file(raw / name) for name in rawformat.RAW_FILES}
+    assert sorted(p.name for p in raw.iterdir()) == sorted([*rawformat.RAW_FILES, MARKER_FILE])
+
+
+def test_ensure_data_refuses_to_regenerate_over_an_edited_file(tmp_path):
+    raw = tmp_path / "raw"
+    generate(raw, MICRO, seed=1)
+    inter = write_lines(raw / rawformat.INTERACTIONS_FILE, [interaction(1, "1", 4)])  # no longer the generator's
+    before = _contents(raw)
+    with pytest.raises(RawDataError) as err:
+        ensure_data(tmp_path, scale="tiny", seed=0)
+    message = str(err.value)
+    assert message.startswith(f"{raw}: {MARKER_FILE} records synthetic data of --scale micro --seed 1, but not every "
+                              f"raw file there is the generator's: {inter} (its sha256 is not the one ")
+    assert "use another --data folder, move the file(s) away, or ask for --scale micro --seed 1" in message
+    assert _contents(raw) == before
+    assert not (tmp_path / "processed").exists()
+
+
+def test_a_marker_json_python_cannot_hold_is_a_clear_error(tmp_path):
+    for text in ("[" * 100_000, '{"seed": ' + "9" * 5000 + "}"):
+        (tmp_path / MARKER_FILE).write_text(text)
+        with pytest.raises(RawDataError, match=re.escape(f"{tmp_path / MARKER_FILE}: not valid JSON")):
+            read_marker(tmp_path)
+
+
+def test_a_file_put_there_while_generating_is_not_overwritten(tmp_path, monkeypatch):
+    import pipeline.data.generate as gen
+
+    raw = tmp_path / "raw"
+    write_books = gen._write_books
+
+    def books_then_someone_copies_real_reviews_in(path, *args):
+        write_books(path, *args)
+        write_lines(raw / rawformat.REVIEWS_FILE, [review(1, "1")])
+
+    monkeypatch.setattr(gen, "_write_books", books_then_someone_copies_real_reviews_in)
+    with pytest.raises(RawDataError, match=re.escape(f"{raw / rawformat.REVIEWS_FILE} (there is no {MARKER_FILE}")):
+        generate(raw, MICRO, seed=1)
+    assert [p.name for p in raw.iterdir()] == [rawformat.REVIEWS_FILE], "no temp file, no other file, no marker"
+    assert (raw / rawformat.REVIEWS_FILE).read_bytes() == gzip_bytes([review(1, "1")])

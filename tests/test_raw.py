@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.data import rawformat
+from pipeline.data import raw, rawformat
 from pipeline.data.raw import (
     INTERACTION_COLUMNS,
     LoadStats,
@@ -247,3 +249,138 @@ def test_not_a_gzip_file(make_raw):
     (folder / BOOKS).write_text('{"book_id": "1"}\n')
     with pytest.raises(RawDataError, match=re.escape(f"{folder / BOOKS}: not a gzip file")):
         read_books(folder)
+
+
+def test_truncated_gzip_before_the_first_complete_line(make_raw):
+    # One long incompressible first line, cut halfway: no complete line comes out before the stream ends.
+    first = interaction(1, "1", review_text_incomplete=np.random.default_rng(0).bytes(50_000).hex())
+    folder = make_raw(interactions=[first, interaction(2, "2")])
+    data = gzip_bytes([first, interaction(2, "2")])
+    for cut in (len(data) // 2, 12):  # inside the first line; inside the gzip header
+        (folder / INTERACTIONS).write_bytes(data[:cut])
+        with pytest.raises(RawDataError) as err:
+            list(iter_interactions(folder, skip_bad_lines=True))
+        assert str(err.value) == (f"{folder / INTERACTIONS}: the gzip stream is truncated or corrupt before the "
+                                  "first complete line (Compressed file ended before the end-of-stream marker was "
+                                  "reached)")
+
+
+# ---- lines Python's json cannot hold: huge integers, deep nesting ------------------------------------------
+
+
+@pytest.fixture
+def default_int_digits():
+    """Python's default int string conversion limit (4300 digits), whatever PYTHONINTMAXSTRDIGITS says."""
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(4300)
+    yield
+    sys.set_int_max_str_digits(before)
+
+
+def _with_number(record: dict, key: str, digits: str) -> str:
+    """`record` as a JSON line whose `key` is the bare JSON number `digits`."""
+    return json.dumps({**record, key: 0}).replace(f'"{key}": 0', f'"{key}": {digits}')
+
+
+# (file, good line maker, a numeric field its reader converts, reader returning (frame, stats))
+FILE_CASES = {
+    "books": (BOOKS, lambda i: book(str(i)), "ratings_count",
+              lambda folder, **kw: read_books(folder, **kw)),
+    "interactions": (INTERACTIONS, lambda i: interaction(i, str(i), 3), "rating",
+                     lambda folder, **kw: _frame_and_stats(iter_interactions, folder, **kw)),
+    "reviews": (rawformat.REVIEWS_FILE, lambda i: review(i, str(i)), "n_votes",
+                lambda folder, **kw: _frame_and_stats(iter_reviews, folder, **kw)),
+}
+
+
+def _frame_and_stats(iterate, folder, **kw):
+    stats = LoadStats(path=None)
+    return pd.concat(list(iterate(folder, stats=stats, **kw)), ignore_index=True), stats
+
+
+@pytest.mark.parametrize("kind", ["400 digits", "5000 digits", "100000 ["])
+@pytest.mark.parametrize("file", list(FILE_CASES))
+def test_unholdable_json_is_a_bad_line(make_raw, default_int_digits, file, kind):
+    name, good, key, read = FILE_CASES[file]
+    if kind == "100000 [":
+        line, problem = "[" * 100_000, "unreadable JSON (arrays or objects nested too deeply)"
+    elif kind == "400 digits":  # parses, but overflows a float: a bad value of its field
+        line, problem = _with_number(good(2), key, "9" * 400), f"field '{key}' must be "
+    else:  # past Python's int string conversion limit: json cannot parse it
+        line, problem = _with_number(good(2), key, "9" * 5000), "unreadable JSON (an integer longer than 4,300 digits)"
+    folder = make_raw(**{file: [good(1), line, good(3)]})
+    with pytest.raises(RawDataError) as err:
+        read(folder)
+    assert str(err.value).startswith(f"{folder / name}, line 2: {problem}")
+    frame, stats = read(folder, skip_bad_lines=True)
+    assert len(frame) == 2 and (stats.lines, stats.bad_lines) == (3, 1)
+
+
+def test_a_huge_integer_in_an_unread_key_is_ignored(make_raw):
+    frame, stats = books_of(make_raw, book("1"), _with_number(book("2"), "isbn", "9" * 400))
+    assert frame["book_id"].tolist() == ["1", "2"] and stats.bad_lines == 0
+
+
+@pytest.mark.parametrize("depth", [900, 960, 980, 990, 995, 999, 1001])
+def test_values_nested_near_the_recursion_limit_are_bad_values(make_raw, depth):
+    # Parsed or not, a deeply nested value is reported as a bad line, never a RecursionError (showing it in the
+    # message recurses too).
+    folder = make_raw(books=[book("1"), json.dumps(book("2"))[:-1] + ', "title": ' + "[" * depth + "]" * depth + "}"])
+    with pytest.raises(RawDataError, match=re.escape(f"{folder / BOOKS}, line 2: ")):
+        read_books(folder)
+    frame, stats = read_books(folder, skip_bad_lines=True)
+    assert frame["book_id"].tolist() == ["1"] and stats.bad_lines == 1
+
+
+# ---- line length ---------------------------------------------------------------------------------------------
+
+
+def _write_books_bytes(folder, payload: bytes):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / BOOKS).write_bytes(gzip.compress(payload, compresslevel=1, mtime=0))
+
+
+def test_a_stream_without_newlines_stops_at_the_line_cap(tmp_path, monkeypatch):
+    monkeypatch.setattr(raw, "MAX_LINE_BYTES", 1 << 20)  # the real 16 MB cap works the same, only slower to test
+    folder = tmp_path / "raw"
+    _write_books_bytes(folder, b'{"book_id": "' + b"7" * (20 << 20))  # one 20 MB line, no newline at all
+    with pytest.raises(RawDataError) as err:
+        read_books(folder)
+    assert str(err.value) == (f"{folder / BOOKS}, line 1: line longer than 1 MB, the longest the loader reads "
+                              "(is this a JSON-lines file?)")
+    frame, stats = read_books(folder, skip_bad_lines=True)
+    assert len(frame) == 0 and (stats.lines, stats.bad_lines) == (1, 1)
+    # The error comes as the line passes the cap, not after reading the rest of the stream: damage further on
+    # is never reached.
+    data = (folder / BOOKS).read_bytes()
+    (folder / BOOKS).write_bytes(data[: len(data) * 3 // 4])
+    with pytest.raises(RawDataError, match=re.escape(f"{folder / BOOKS}, line 1: line longer than 1 MB")):
+        read_books(folder)
+
+
+@pytest.mark.parametrize("block, cap", [(1 << 20, 5_000), (1_000, 20_000)])  # inside one block; across blocks
+def test_long_lines_are_bad_lines_and_the_cap_is_inclusive(tmp_path, monkeypatch, block, cap):
+    monkeypatch.setattr(raw, "_BLOCK_BYTES", block)
+    monkeypatch.setattr(raw, "MAX_LINE_BYTES", cap)
+    at_cap = json.dumps(book("1", description=""))
+    at_cap = at_cap.replace('"description": ""', '"description": "' + "d" * (cap - len(at_cap)) + '"')
+    assert len(at_cap) == cap
+    lines = [at_cap, json.dumps(book("2")), "x" * (cap + 1), json.dumps(book("4")), "y" * (3 * cap),
+             json.dumps(book("6", is_ebook="maybe")), json.dumps(book("7"))]
+    folder = tmp_path / "raw"
+    _write_books_bytes(folder, "\n".join(lines).encode())
+    frame, stats = read_books(folder, skip_bad_lines=True)
+    assert frame["book_id"].tolist() == ["1", "2", "4", "7"]
+    assert (stats.lines, stats.bad_lines) == (7, 3)
+    with pytest.raises(RawDataError, match=re.escape(f"{folder / BOOKS}, line 3: line longer than {cap:,} bytes")):
+        read_books(folder)
+
+
+def test_a_line_spanning_thousands_of_blocks_is_read_whole(tmp_path, monkeypatch):
+    # 4 MB in 512-byte blocks: the pieces are joined once (concatenating the growing line with every block would
+    # copy about 16 GB; bench.data_pipeline shows the speed, tests never time it).
+    monkeypatch.setattr(raw, "_BLOCK_BYTES", 512)
+    folder = tmp_path / "raw"
+    _write_books_bytes(folder, json.dumps(book("1", description="z" * (4 << 20))).encode())
+    frame, _ = read_books(folder)
+    assert len(frame["description"].iloc[0]) == 4 << 20

@@ -83,7 +83,9 @@ def _scale_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _generate_arguments(parser: argparse.ArgumentParser) -> None:
     _scale_arguments(parser)
-    parser.add_argument("--out", default="data/raw", metavar="DIR", help="raw files folder (default: %(default)s)")
+    parser.add_argument("--out", default="data/raw", metavar="DIR",
+                        help="raw files folder (default: %(default)s); raw files there that the generator did not "
+                             "write (real data) are never overwritten: the command stops instead")
 
 
 def _generate_run(args: argparse.Namespace) -> int:
@@ -282,7 +284,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                            _generate_run),
     "prepare": Subcommand("raw files -> prepared parquet folder (books, users, train/dev/val/test)",
                           _prepare_arguments, _prepare_run),
-    "ensure-data": Subcommand("generate raw files when none are there (real files are kept), then prepare",
+    "ensure-data": Subcommand("generate raw files when none are there (real files are kept, never overwritten), "
+                              "then prepare",
                               _ensure_arguments, _ensure_run),
     "features": Subcommand("compute the per-row LF features once (TextBlob, same-author counts, ...) and cache them",
                            _features_arguments, _features_run),

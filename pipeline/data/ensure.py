@@ -2,7 +2,9 @@
 
 `DATA/raw` holds the raw files. Real files there are always used as they are and never overwritten. When the
 folder has no raw files, synthetic ones are generated; when it holds synthetic files of another scale or seed
-(as GENERATED.json records), they are regenerated. Then `prepare` writes `DATA/processed` (or reuses it).
+(as GENERATED.json records), they are regenerated, but only when every raw file there is still the one the
+generator wrote (GENERATED.json lists its sha256): otherwise ensure_data stops with RawDataError naming the file.
+Then `prepare` writes `DATA/processed` (or reuses it).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import logging
 from pathlib import Path
 
 from pipeline.data import rawformat
-from pipeline.data.files import read_marker
+from pipeline.data.files import MARKER_FILE, foreign_files, read_marker
 from pipeline.data.generate import generate
 from pipeline.data.prepare import prepare
+from pipeline.data.raw import RawDataError
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,14 @@ def ensure_data(data_dir: str | Path, *, scale: str = "seed", seed: int = 0, pro
         log.info("no raw files in %s: generating %s-scale synthetic data (seed %d)", raw, scale, seed)
         generate(raw, scale, seed, progress=progress)
     elif marker is not None and (marker.get("scale"), marker.get("seed")) != (scale, seed):
+        foreign = foreign_files(raw, rawformat.RAW_FILES)
+        if foreign:
+            old = f"--scale {marker.get('scale')} --seed {marker.get('seed')}"
+            raise RawDataError(
+                f"{raw}: {MARKER_FILE} records synthetic data of {old}, but not every raw file there is the "
+                f"generator's: {'; '.join(foreign)}. Regenerating with --scale {scale} --seed {seed} would "
+                f"overwrite it: use another --data folder, move the file(s) away, or ask for {old} to prepare the "
+                "folder as it is")
         log.info("%s holds synthetic %s data (seed %s): regenerating at %s scale (seed %d)",
                  raw, marker.get("scale"), marker.get("seed"), scale, seed)
         generate(raw, scale, seed, progress=progress)

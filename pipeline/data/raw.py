@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import gzip
 import json
+import math
 import sys
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_RAW_DIR",
     "INTERACTION_COLUMNS",
     "LoadStats",
+    "MAX_LINE_BYTES",
     "REVIEW_COLUMNS",
     "RawDataError",
     "iter_interactions",
@@ -57,6 +59,9 @@ DEFAULT_RAW_DIR = Path("data/raw")
 
 _BLOCK_BYTES = 1 << 20  # decompressed bytes read at a time; lines are split out of each block at C speed
 _SHOW_CHARS = 60  # longest bad value quoted in an error message
+# Longest line read, in bytes. Real Goodreads lines (long descriptions and reviews) stay well under 1 MB; the cap
+# keeps a file without newlines from being held whole in memory.
+MAX_LINE_BYTES = 16 << 20
 
 
 class RawDataError(ValueError):
@@ -84,32 +89,68 @@ def raw_path(raw_dir: str | Path, name: str) -> Path:
 # Lines and records
 
 
+_TOO_LONG: Any = object()  # stands in for a line past MAX_LINE_BYTES, whose bytes are dropped as they are read
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n:,} bytes"
+
+
 def _iter_line_blocks(path: Path, progress: bool) -> Iterator[list[bytes]]:
-    """Yield the file's lines (without b"\\n") block by block; a truncated or corrupt gzip raises RawDataError."""
-    done = 0  # complete lines handed out so far
+    """Yield the file's lines (without b"\\n") block by block; a truncated or corrupt gzip raises RawDataError.
+
+    A line longer than MAX_LINE_BYTES comes out as _TOO_LONG as soon as it passes the cap, and the rest of it is
+    dropped as it is read: memory stays bounded and reading linear even in a file without a single newline.
+    """
+    max_line = MAX_LINE_BYTES  # read at call time, so a test can lower it
+    done = 0  # lines handed out so far
     with (
         open(path, "rb") as raw,
         gzip.GzipFile(fileobj=raw) as gz,
         tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=path.name, file=sys.stderr,
              disable=not progress, mininterval=0.5) as bar,
     ):
-        rest = b""
+        # The start of a line that spans blocks, kept as pieces and joined once: concatenating block by block
+        # would copy the line again for every block (quadratic in its length).
+        head: list[bytes] = []
+        head_bytes = 0
+        dropping = False  # the current line passed the cap and went out as _TOO_LONG: drop it up to its newline
         while True:
             try:
                 block = gz.read(_BLOCK_BYTES)
             except (EOFError, gzip.BadGzipFile, zlib.error) as e:
-                if done == 0 and not rest and isinstance(e, gzip.BadGzipFile):
+                if done == 0 and not head and isinstance(e, gzip.BadGzipFile):
                     raise RawDataError(f"{path}: not a gzip file ({e})") from None
-                raise RawDataError(f"{path}: the gzip stream is truncated or corrupt after line {done} ({e})") from None
+                where = f"after line {done}" if done else "before the first complete line"
+                raise RawDataError(f"{path}: the gzip stream is truncated or corrupt {where} ({e})") from None
             if not block:
                 break
-            lines = (rest + block).split(b"\n")
-            rest = lines.pop()
-            done += len(lines)
-            yield lines
+            lines = block.split(b"\n")
+            tail = lines.pop()
+            if lines:
+                if dropping:
+                    del lines[0]  # the end of the line already handed out as _TOO_LONG
+                elif head_bytes + len(lines[0]) > max_line:
+                    lines[0] = _TOO_LONG
+                elif head:
+                    head.append(lines[0])
+                    lines[0] = b"".join(head)
+                head, head_bytes, dropping = [], 0, False
+                if len(block) > max_line:  # only a cap below the block size lets a line inside one block pass it
+                    lines = [line if line is _TOO_LONG or len(line) <= max_line else _TOO_LONG for line in lines]
+                if lines:
+                    done += len(lines)
+                    yield lines
+            if tail and not dropping:
+                head.append(tail)
+                head_bytes += len(tail)
+                if head_bytes > max_line:
+                    head, head_bytes, dropping = [], 0, True
+                    done += 1
+                    yield [_TOO_LONG]
             bar.update(raw.tell() - bar.n)
-        if rest:
-            yield [rest]
+        if head:
+            yield [b"".join(head)]
 
 
 _BLANK = object()
@@ -133,8 +174,9 @@ def _iter_records(path: Path, required: Sequence[str], skip_bad_lines: bool, sta
                   progress: bool = False) -> Iterator[tuple[int, dict]]:
     """Yield (line number, JSON object) for each good line of `path`, 1-based line numbers as `zcat | sed -n` has.
 
-    Blank lines are passed over. A line that is not UTF-8, not JSON, not a JSON object or lacks a key of `required`
-    raises RawDataError, or with `skip_bad_lines` is counted in ``stats.bad_lines`` and skipped.
+    Blank lines are passed over. A line that is longer than MAX_LINE_BYTES, not UTF-8, not JSON (or JSON Python
+    cannot hold: an integer past its digit limit, nesting past its recursion limit), not a JSON object or lacks a
+    key of `required` raises RawDataError, or with `skip_bad_lines` is counted in ``stats.bad_lines`` and skipped.
     """
     required_set = frozenset(required)
 
@@ -147,6 +189,11 @@ def _iter_records(path: Path, required: Sequence[str], skip_bad_lines: bool, sta
     for lines in _iter_line_blocks(path, progress):
         for line in lines:
             line_no += 1
+            if line is _TOO_LONG:
+                stats.lines += 1
+                bad(line_no, f"line longer than {_size(MAX_LINE_BYTES)}, the longest the loader reads "
+                             "(is this a JSON-lines file?)")
+                continue
             try:
                 record = _parse_json(line.decode("utf-8"))
             except UnicodeDecodeError as e:
@@ -156,6 +203,14 @@ def _iter_records(path: Path, required: Sequence[str], skip_bad_lines: bool, sta
             except json.JSONDecodeError as e:
                 stats.lines += 1
                 bad(line_no, f"not valid JSON ({e.msg}: column {e.colno})")
+                continue
+            except ValueError:  # json's int(): past Python's int string conversion limit
+                stats.lines += 1
+                bad(line_no, f"unreadable JSON (an integer longer than {sys.get_int_max_str_digits():,} digits)")
+                continue
+            except RecursionError:  # the C scanner recurses once per [ or {
+                stats.lines += 1
+                bad(line_no, "unreadable JSON (arrays or objects nested too deeply)")
                 continue
             if record is _BLANK:
                 continue
@@ -213,6 +268,13 @@ def _text(key: str, *, nonempty: bool = False) -> _Field:
     return _Field(key, "a non-empty string" if nonempty else "a string", convert)
 
 
+def _float_or_nan(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond float range (a JSON number of hundreds of digits): a bad value
+        return math.nan
+
+
 def _to_float(values: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(numbers as float64, missing mask, unparseable mask) from JSON numbers, numeric strings, "" and null."""
     n = len(values)
@@ -230,7 +292,7 @@ def _to_float(values: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         texts = pd.Series([v for v, p in zip(values, parse, strict=True) if p], dtype=object)
         numbers[parse] = pd.to_numeric(texts, errors="coerce").to_numpy(dtype=np.float64)
     if is_num.any():
-        numbers[is_num] = [float(v) for v, m in zip(values, is_num, strict=True) if m]
+        numbers[is_num] = [_float_or_nan(v) for v, m in zip(values, is_num, strict=True) if m]
     unparseable = ~missing & ~np.isfinite(numbers)
     return numbers, missing, unparseable
 
@@ -380,7 +442,10 @@ def _shelves(key: str = "popular_shelves") -> _Field:
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:  # a value nested nearly as deep as the parser allows
+        return f"a {type(value).__name__} nested too deeply to show"
     return text if len(text) <= _SHOW_CHARS else text[: _SHOW_CHARS - 3] + "..."
 
 

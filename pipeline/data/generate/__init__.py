@@ -2,15 +2,15 @@
 
 `generate(out_dir, scale, seed)` writes the three gzip JSON-lines files of `pipeline.data.rawformat` plus
 GENERATED.json (scale, seed, parameters and the sha256 of each file, so that `prepare` can tell generated
-files from real ones dropped in later). The same seed gives byte-identical files.
+files from real ones dropped in later, and so that the generator never overwrites a file it did not write).
+The same seed gives byte-identical files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
-import contextlib
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -20,12 +20,13 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.data import rawformat
-from pipeline.data.files import MARKER_FILE, atomic_path, sha256_file
+from pipeline.data.files import MARKER_FILE, atomic_path, foreign_files, sha256_file, write_text_atomic
 from pipeline.data.generate.behaviour import Interactions, make_interactions
 from pipeline.data.generate.catalog import Catalog, book_record, make_catalog, series_names
 from pipeline.data.generate.reviews import compose_review
 from pipeline.data.generate.scales import SCALES, Scale, get_scale
 from pipeline.data.generate.writer import DateFormatter, GzipLines, hex_ids
+from pipeline.data.raw import RawDataError
 
 GENERATOR_VERSION = 1
 INCOMPLETE_CHARS = 300  # review_text_incomplete is the HTML review cut near this length
@@ -47,10 +48,15 @@ class GenerationReport:
 
 def generate(out_dir: str | Path, scale: str | Scale = "seed", seed: int = 0, *, progress: bool = False,
              compress_level: int = 3) -> GenerationReport:
-    """Write synthetic raw files for `scale` into `out_dir` (created if missing); return what was written."""
+    """Write synthetic raw files for `scale` into `out_dir` (created if missing); return what was written.
+
+    Only files this generator wrote (listed with their current sha256 in GENERATED.json) are ever replaced: when
+    `out_dir` holds any other raw file, RawDataError names it and nothing is written.
+    """
     t0 = time.perf_counter()
     sc = get_scale(scale) if isinstance(scale, str) else scale
     out = Path(out_dir)
+    _refuse_foreign_files(out)  # before any work, so nothing is written when the folder holds someone's data
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     text_rng = random.Random(seed)
@@ -63,6 +69,7 @@ def generate(out_dir: str | Path, scale: str | Scale = "seed", seed: int = 0, *,
         n_reviews = _write_interactions_and_reviews(
             tmp[rawformat.INTERACTIONS_FILE], tmp[rawformat.REVIEWS_FILE], cat, inter, rng, text_rng,
             progress, compress_level)
+        _refuse_foreign_files(out)  # again: a file may have been put there while generating (the files move next)
     marker = {
         "generator": "lf-workbench synthetic Goodreads YA",
         "version": GENERATOR_VERSION,
@@ -71,9 +78,16 @@ def generate(out_dir: str | Path, scale: str | Scale = "seed", seed: int = 0, *,
         "params": sc.params(),
         "files": {name: sha256_file(out / name) for name in rawformat.RAW_FILES},
     }
-    (out / MARKER_FILE).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(out / MARKER_FILE, json.dumps(marker, indent=2, sort_keys=True) + "\n")
     return GenerationReport(out, sc.name, seed, cat.n_books, inter.n_users, len(inter.user), n_reviews,
                             time.perf_counter() - t0)
+
+
+def _refuse_foreign_files(out: Path) -> None:
+    foreign = foreign_files(out, rawformat.RAW_FILES)
+    if foreign:
+        raise RawDataError(f"refusing to overwrite raw files the generator did not write: {'; '.join(foreign)}. "
+                           "Choose another --out folder, or move the file(s) away")
 
 
 def _write_books(path: Path, cat: Catalog, rng: np.random.Generator, text_rng: random.Random, level: int) -> None:
