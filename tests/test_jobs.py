@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from pipeline.runs import jobs
-from pipeline.runs.registry import DIED_MESSAGE, Registry, Run, RunInProgress
+from pipeline.runs.registry import DIED_MESSAGE, HEARTBEAT_STALE_SECONDS, LOST_MESSAGE, Registry, Run, RunInProgress
 from tests.jobfixtures import JOB_COMMAND, METRICS
 
 WAIT = 30  # seconds: the bound of every wait on a job
@@ -181,3 +185,119 @@ def test_spawn_refuses_a_registry_the_job_would_not_open(tmp_path: Path) -> None
     run_id = other.create(dataset_fingerprint="fp", lf_config_toml="", lf_config_hash="h", params={})
     with pytest.raises(ValueError, match="the job opens the registry of --data"):
         jobs.spawn(tmp_path / "data", run_id, registry=other, command=JOB_COMMAND)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# heartbeats, and runs recorded on another host
+
+OTHER_HOST = "vanished-container"
+
+
+def move_to_other_host(reg: Registry, run_id: int, *, heartbeat_age: float) -> None:
+    """Make run `run_id` look recorded by a job on another host whose last heartbeat is `heartbeat_age` s old."""
+    beat = (datetime.now(UTC) - timedelta(seconds=heartbeat_age)).isoformat(timespec="milliseconds")
+    with sqlite3.connect(reg.path) as conn:
+        conn.execute("UPDATE runs SET host = ?, heartbeat_at = ? WHERE id = ?", (OTHER_HOST, beat, run_id))
+
+
+def running_elsewhere(reg: Registry, *, heartbeat_age: float) -> int:
+    run_id = reg.create_exclusive(dataset_fingerprint="fp", lf_config_toml="", lf_config_hash="h", params={})
+    reg.start(run_id, os.getpid())
+    reg.set_stage(run_id, "train ours", 0.4)
+    move_to_other_host(reg, run_id, heartbeat_age=heartbeat_age)
+    return run_id
+
+
+def test_a_running_job_process_beats(data: Path, reg: Registry) -> None:
+    """The heartbeat advances while the job does something that reports nothing (the sleeping fixture)."""
+    run_id = launch(data, "sleep", reg)
+    first = reached(reg, run_id, "sleeping").heartbeat_at
+    assert first is not None
+    beat = wait_for("a heartbeat", lambda: (run := reg.get(run_id)).heartbeat_at > first and run,
+                    timeout=3 * jobs.HEARTBEAT_SECONDS + 5)
+    assert beat.status == "running" and beat.heartbeat_age() < 2 * jobs.HEARTBEAT_SECONDS
+    assert jobs.cancel(reg, run_id, wait=WAIT) == f"run {run_id} cancelled"
+
+
+def test_a_run_lost_on_another_host_does_not_block_a_retrain(data: Path, reg: Registry) -> None:
+    """A container recreated under a new hostname: the old container's run is reaped, a new retrain runs."""
+    lost = running_elsewhere(reg, heartbeat_age=HEARTBEAT_STALE_SECONDS + 30)
+    run_id = launch(data, "ok", reg)
+    assert finished(reg, run_id).status == "succeeded"
+    run = reg.get(lost)
+    assert run.status == "failed" and run.error.startswith(LOST_MESSAGE) and OTHER_HOST in run.error
+
+
+def test_cancel_a_run_lost_on_another_host_ends_it_cancelled(reg: Registry) -> None:
+    run_id = running_elsewhere(reg, heartbeat_age=HEARTBEAT_STALE_SECONDS + 30)
+    message = jobs.cancel(reg, run_id)
+    reason = (f"cancelled: its process on host {OTHER_HOST} could not be reached (pid {os.getpid()}; last "
+              f"heartbeat {HEARTBEAT_STALE_SECONDS + 30:.0f} s ago, limit {HEARTBEAT_STALE_SECONDS:g} s)")
+    assert message == f"run {run_id} {reason}"
+    run = reg.get(run_id)
+    assert run.status == "cancelled" and run.error == reason and reg.active() is None
+
+
+def test_cancel_refuses_a_run_alive_on_another_host(reg: Registry) -> None:
+    from pipeline.cli.runs import format_run
+
+    run_id = running_elsewhere(reg, heartbeat_age=2.0)
+    with pytest.raises(ValueError) as caught:
+        jobs.cancel(reg, run_id)
+    message = str(caught.value)
+    assert message.startswith(f"run {run_id} is still running on host {OTHER_HOST} (pid {os.getpid()}; last "
+                              "heartbeat 2 s ago), which this host")
+    assert f"cancel it on {OTHER_HOST}" in message and f"over {HEARTBEAT_STALE_SECONDS:g} s old" in message
+    assert reg.get(run_id).status == "running"
+    assert f"pid {os.getpid()} on {OTHER_HOST}, last heartbeat 2 s ago" in format_run(reg.get(run_id), {}, [])
+
+
+def test_cancel_a_queued_run_of_another_host_signals_no_process_here(reg: Registry) -> None:
+    """The pid of a run launched on another host means nothing here: it must not be sent SIGTERM."""
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        run_id = reg.create_exclusive(dataset_fingerprint="fp", lf_config_toml="", lf_config_hash="h", params={})
+        reg.set_pid(run_id, bystander.pid)
+        move_to_other_host(reg, run_id, heartbeat_age=0.0)
+        assert jobs.cancel(reg, run_id) == f"run {run_id} was queued; it is cancelled"
+        time.sleep(0.2)
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait(timeout=WAIT)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# run folders are never reused
+
+
+def test_a_lost_registry_file_never_reuses_or_empties_an_older_runs_folder(data: Path, reg: Registry) -> None:
+    old = []
+    for _ in range(2):  # one at a time: one active run
+        old.append(launch(data, "ok", reg))
+        assert finished(reg, old[-1]).status == "succeeded"
+    before = {run_id: folder_bytes(reg.runs_dir(run_id)) for run_id in old}
+    for path in reg.root.glob("registry.sqlite*"):  # the file and its WAL: lost
+        path.unlink()
+    fresh = Registry.for_data(data)
+    run_id = launch(data, "sleep", fresh)
+    assert run_id == 3
+    reached(fresh, run_id, "sleeping")
+    assert jobs.cancel(fresh, run_id, wait=WAIT) == f"run {run_id} cancelled"  # a cancel empties its own folder
+    assert {i: folder_bytes(reg.runs_dir(i)) for i in old} == before
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_spawn_refuses_a_folder_holding_another_runs_files(data: Path, reg: Registry) -> None:
+    run_id = reg.create_exclusive(dataset_fingerprint="fp", lf_config_toml="", lf_config_hash="h", params={})
+    reg.runs_dir(run_id).mkdir(parents=True)
+    (reg.runs_dir(run_id) / "model.keras").write_text("someone else's model")
+    with pytest.raises(ValueError, match=rf"run {run_id} not launched: its folder .* already holds files"):
+        jobs.spawn(data, run_id, ["--mode", "ok"], registry=reg, command=JOB_COMMAND)
+    run = reg.get(run_id)
+    assert run.status == "failed" and "already holds files of another run" in run.error
+    assert sorted(p.name for p in run.dir.iterdir()) == ["model.keras"]
+    assert (run.dir / "model.keras").read_text() == "someone else's model"

@@ -10,12 +10,16 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from pipeline.runs.registry import (
     DIED_MESSAGE,
+    HEARTBEAT_STALE_SECONDS,
+    LOST_MESSAGE,
+    MIGRATIONS,
     SCHEMA_VERSION,
     InvalidTransition,
     Registry,
@@ -267,6 +271,139 @@ def test_create_exclusive_reaps_a_dead_active_run(reg: Registry) -> None:
     reg.start(first, dead_pid())
     second = new_run(reg, exclusive=True)
     assert reg.get(first).status == "failed" and reg.active().id == second
+
+
+# --------------------------------------------------------------------------------------------------------------
+# heartbeats: the liveness of runs on another host (a recreated container, another machine)
+
+OTHER_HOST = "vanished-container"
+
+
+def seconds_ago(seconds: float) -> str:
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+
+
+def move_to_other_host(reg: Registry, run_id: int, *, heartbeat_age: float | None) -> None:
+    """Make run `run_id` look recorded by a job on another host whose last heartbeat is `heartbeat_age` s old."""
+    with sqlite3.connect(reg.path) as conn:
+        conn.execute("UPDATE runs SET host = ?, heartbeat_at = ? WHERE id = ?",
+                     (OTHER_HOST, None if heartbeat_age is None else seconds_ago(heartbeat_age), run_id))
+
+
+def test_schema_1_files_migrate_and_keep_their_runs(tmp_path: Path) -> None:
+    path = tmp_path / "runs" / "registry.sqlite"
+    path.parent.mkdir()
+    with sqlite3.connect(path) as conn:  # a registry written by the code before heartbeats
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("INSERT INTO runs (created_at, status, dataset_fingerprint, lf_config_toml, lf_config_hash) "
+                     "VALUES ('2026-01-01T00:00:00.000+00:00', 'succeeded', 'fp', '', 'h')")
+    reg = Registry(path)
+    assert SCHEMA_VERSION == 2 and reg.schema_version() == 2
+    old = reg.get(1)
+    assert old.status == "succeeded" and old.heartbeat_at is None
+    run_id = new_run(reg)
+    reg.start(run_id, os.getpid())
+    assert run_id == 2 and reg.get(run_id).heartbeat_at is not None
+
+
+def test_heartbeat_is_written_only_while_the_run_is_active(reg: Registry) -> None:
+    run_id = new_run(reg)
+    assert reg.get(run_id).heartbeat_at is None
+    reg.start(run_id, os.getpid())
+    started = reg.get(run_id)
+    assert started.heartbeat_at == started.started_at  # the start is the first beat
+    time.sleep(0.01)
+    assert reg.heartbeat(run_id) is True
+    beat = reg.get(run_id).heartbeat_at
+    assert beat > started.heartbeat_at and 0 <= reg.get(run_id).heartbeat_age() < WAIT
+    reg.finish(run_id, "succeeded")
+    assert reg.heartbeat(run_id) is False and reg.get(run_id).heartbeat_at == beat
+    assert reg.heartbeat(999) is False
+
+
+def test_a_run_on_another_host_with_an_old_heartbeat_is_reaped(reg: Registry) -> None:
+    """The lock-out after a hostname change: the old host's run must not block retrains forever."""
+    first = new_run(reg, exclusive=True)
+    reg.start(first, os.getpid())  # a pid that is alive here: only the heartbeat may count on another host
+    reg.set_stage(first, "train ours", 0.5)
+    move_to_other_host(reg, first, heartbeat_age=HEARTBEAT_STALE_SECONDS + 30)
+    second = new_run(reg, exclusive=True)  # reaps the lost run first
+    lost = reg.get(first)
+    assert lost.status == "failed" and lost.error.startswith(LOST_MESSAGE)
+    assert f"on host {OTHER_HOST}" in lost.error and "during stage train ours" in lost.error
+    assert f"limit {HEARTBEAT_STALE_SECONDS:g} s" in lost.error
+    assert reg.active().id == second
+
+
+def test_a_run_on_another_host_with_a_fresh_heartbeat_counts_as_alive(tmp_path: Path) -> None:
+    reg = Registry.for_data(tmp_path / "data")
+    run_id = new_run(reg, exclusive=True)
+    reg.start(run_id, dead_pid())  # a pid dead here, which says nothing about the other host
+    move_to_other_host(reg, run_id, heartbeat_age=1.0)
+    assert reg.reap() == [] and reg.active().id == run_id
+    with pytest.raises(RunInProgress, match=rf"pid \d+ on {OTHER_HOST}, last heartbeat 1 s ago"):
+        new_run(reg, exclusive=True)
+    strict = Registry(reg.path, stale_heartbeat_after=0.5)  # the limit is the registry's (short in tests)
+    assert strict.reap() == [run_id] and "limit 0.5 s" in strict.get(run_id).error
+
+
+def test_a_run_from_before_heartbeats_on_another_host_is_judged_by_its_start(reg: Registry) -> None:
+    run_id = new_run(reg)
+    reg.start(run_id, os.getpid())
+    move_to_other_host(reg, run_id, heartbeat_age=None)
+    assert reg.reap() == []  # started just now
+    with sqlite3.connect(reg.path) as conn:
+        conn.execute("UPDATE runs SET started_at = ? WHERE id = ?", (seconds_ago(HEARTBEAT_STALE_SECONDS + 1), run_id))
+    assert reg.reap() == [run_id]
+
+
+def test_a_queued_run_launched_on_another_host_gets_the_queue_grace(tmp_path: Path) -> None:
+    """Its job has not beaten yet: it counts as alive while the queue's grace (stale_queued_after) lasts."""
+    reg = Registry(tmp_path / "reg.sqlite", stale_heartbeat_after=0.0)
+    run_id = new_run(reg)
+    reg.set_pid(run_id, os.getpid())
+    move_to_other_host(reg, run_id, heartbeat_age=None)
+    assert reg.reap() == [] and reg.get(run_id).status == "queued"
+    assert Registry(reg.path, stale_heartbeat_after=0.0, stale_queued_after=0.0).reap() == [run_id]
+    assert "before it started" in reg.get(run_id).error
+
+
+def test_on_this_host_psutil_decides_whatever_the_heartbeat(reg: Registry) -> None:
+    """A live process of this host stays alive with an old heartbeat (a suspended laptop, a long native call): a
+    second retrain must not start beside it. A dead one is dead at once, with a fresh heartbeat."""
+    alive = new_run(reg)
+    reg.start(alive, os.getpid())
+    with sqlite3.connect(reg.path) as conn:
+        conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (seconds_ago(10 * HEARTBEAT_STALE_SECONDS),
+                                                                       alive))
+    assert reg.reap() == []
+    dead = new_run(reg)
+    reg.start(dead, dead_pid())
+    assert reg.get(dead, reap=False).heartbeat_age() < HEARTBEAT_STALE_SECONDS
+    assert reg.reap() == [dead] and reg.get(dead).error.startswith(DIED_MESSAGE)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# run folders are never reused
+
+
+def test_a_lost_registry_file_does_not_reuse_run_folders(tmp_path: Path) -> None:
+    reg = Registry.for_data(tmp_path / "data")
+    old = [new_run(reg) for _ in range(2)]
+    for run_id in old:
+        reg.runs_dir(run_id).mkdir()
+        (reg.runs_dir(run_id) / "model.keras").write_text(f"model of run {run_id}")
+    for path in reg.root.glob("registry.sqlite*"):  # the file and its WAL: lost
+        path.unlink()
+    fresh = Registry.for_data(tmp_path / "data")
+    new = new_run(fresh)
+    assert new == 3 and not fresh.runs_dir(new).exists()
+    assert [(reg.runs_dir(i) / "model.keras").read_text() for i in old] == [f"model of run {i}" for i in old]
+    (fresh.root / "17").mkdir()  # a folder of some older registry, far ahead of this one's ids
+    (fresh.root / "notes").mkdir()
+    assert new_run(fresh) == 18 and new_run(fresh) == 19
 
 
 RACER = textwrap.dedent("""

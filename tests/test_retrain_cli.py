@@ -106,3 +106,80 @@ def test_the_train_page_builds_the_same_params_from_its_fields():
     values["hidden"] = ("hidden", "32,32", defaults.hidden)
     with pytest.raises(ValueError, match=r"^Seed replica · "):
         _params(values, False, 0, 30)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# upper limits (pipeline.training.params): a typo of a few zeros is refused before a job starts
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", str(10**9)], "--epochs: HybridParams.epochs: expected an integer <= 1000, got 1000000000"),
+    (["--hidden", "64,8192"], "--hidden: HybridParams.hidden: expected layer sizes <= 4096, got (64, 8192)"),
+    (["--like-hidden", ",".join(["8"] * 17)], "--like-hidden: HybridParams.like_hidden: expected at most 16 layers, "
+                                             "got 17"),
+    (["--negatives", "5000"], "--negatives: HybridParams.negatives: expected an integer <= 1000, got 5000"),
+    (["--batch-size", str(10**6)], "--batch-size: HybridParams.batch_size: expected an integer <= 16384"),
+    (["--patience", "5000"], "--patience: HybridParams.patience: expected an integer <= 1000, got 5000"),
+    (["--model-seed", str(2**32)], "--model-seed: HybridParams.seed: expected an integer <= 4294967295"),
+    (["--lm-epochs", str(10**6)], "--lm-epochs: label model n_epochs: expected an integer <= 100000, got 1000000"),
+    (["--lm-seed", str(2**32)], "--lm-seed: label model seed: expected an integer <= 4294967295"),
+    (["--replica-steps", str(10**9)], "--replica-steps: EndModelParams.steps_per_epoch: expected an integer <= "
+                                      "100000, got 1000000000"),
+    (["--replica-epochs", "5000"], "--replica-epochs: EndModelParams.epochs: expected an integer <= 1000, got 5000"),
+    (["--replica-steps", "0"], "--replica-steps: EndModelParams.steps_per_epoch: expected an integer >= 1, got 0"),
+    (["--eval-seed", "-1"], "--eval-seed: expected an integer >= 0, got -1"),
+])
+def test_values_above_their_limit_are_refused_naming_flag_field_and_limit(argv, message):
+    with pytest.raises(ValueError) as caught:
+        retrain_params(parse(*argv))
+    assert str(caught.value).startswith(message)
+
+
+def test_values_at_their_limit_are_accepted():
+    params = retrain_params(parse("--epochs", "1000", "--hidden", "4096", "--negatives", "1000", "--lm-epochs",
+                                  "100000", "--replica-steps", "100000", "--replica-epochs", "1000"))
+    assert params.end_model == {"epochs": 1000, "hidden": (4096,), "negatives": 1000}
+    assert params.label_model.n_epochs == 100000
+    assert params.replica == {"steps_per_epoch": 100000, "validation_steps": 13333, "epochs": 1000}
+
+
+def test_the_cli_refuses_an_absurd_epoch_count_before_starting_a_job(tmp_path, capsys):
+    assert main(["retrain", "--data", str(tmp_path), "--epochs", str(10**9)]) == 2
+    err = capsys.readouterr().err
+    assert "error: --epochs: HybridParams.epochs: expected an integer <= 1000, got 1000000000" in err
+    assert not (tmp_path / "runs").exists() or Registry.for_data(tmp_path).list() == []
+
+
+def test_build_params_the_train_page_path_refuses_values_above_their_limit():
+    from pipeline.runs.settings import build_params
+
+    with pytest.raises(ValueError, match=r"^--epochs: HybridParams\.epochs: expected an integer <= 1000, got 10000$"):
+        build_params(label_model={}, end_model={"epochs": 10_000})
+    with pytest.raises(ValueError, match=r"^label model n_epochs: expected an integer <= 100000, got 1000000$"):
+        build_params(label_model={"n_epochs": 10**6}, end_model={})
+
+
+def test_the_train_page_refuses_values_above_their_limit():
+    from workbench.train_view import _params
+
+    defaults, lm = HybridParams(), LabelModelParams()
+    values = {flag[2:].replace("-", "_"): (field, getattr(params, field), getattr(params, field))
+              for flags, params in ((LABEL_MODEL_FLAGS, lm), (END_MODEL_FLAGS, defaults))
+              for flag, (field, _, _) in flags.items()}
+    for dest in ("hidden", "like_hidden"):
+        field, value, default = values[dest]
+        values[dest] = (field, ",".join(map(str, value)), default)
+    for dest, value, message in (
+            ("epochs", 10**9, r"^End model · HybridParams\.epochs: expected an integer <= 1000, got 1000000000$"),
+            ("hidden", "32,100000", r"^End model · HybridParams\.hidden: expected layer sizes <= 4096"),
+            ("lm_epochs", 10**6, r"^label model n_epochs: expected an integer <= 100000, got 1000000$")):
+        bad = dict(values)
+        field, _, default = values[dest]
+        bad[dest] = (field, value, default)
+        with pytest.raises(ValueError, match=message):
+            _params(bad, False, 300, 30)
+    with pytest.raises(ValueError, match=r"^Seed replica · EndModelParams\.steps_per_epoch: expected an integer "
+                                         r"<= 100000"):
+        _params(values, False, 10**9, 30)
+    with pytest.raises(ValueError, match=r"^Seed replica · EndModelParams\.epochs: expected an integer <= 1000"):
+        _params(values, False, 300, 5000)

@@ -13,7 +13,14 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.runs.settings import END_MODEL_FLAGS, LABEL_MODEL_FLAGS, build_params, layer_sizes
+from pipeline.runs.settings import (
+    END_MODEL_FLAGS,
+    LABEL_MODEL_FLAGS,
+    build_params,
+    check_label_model,
+    check_replica,
+    layer_sizes,
+)
 
 
 def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,11 +43,15 @@ def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def retrain_params(args: argparse.Namespace):
-    """RetrainParams from the parsed flags (only the flags given are recorded)."""
-    return build_params(label_model=flag_overrides(args, LABEL_MODEL_FLAGS),
-                        end_model=flag_overrides(args, END_MODEL_FLAGS), soft_labels=args.soft_labels,
-                        replica_steps=args.replica_steps, replica_epochs=args.replica_epochs,
-                        eval_seed=args.eval_seed)
+    """RetrainParams from the parsed flags (only the flags given are recorded); a bad value is a ValueError naming
+    its flag, raised before any job starts."""
+    label_model = flag_overrides(args, LABEL_MODEL_FLAGS)
+    check_label_model(label_model)  # to name the flag; build_params names only the field (the Train page's words)
+    params = build_params(label_model=label_model, end_model=flag_overrides(args, END_MODEL_FLAGS),
+                          soft_labels=args.soft_labels, replica_steps=args.replica_steps,
+                          replica_epochs=args.replica_epochs, eval_seed=args.eval_seed)
+    check_replica(params.replica)  # else a bad --replica-steps would fail only in the job, minutes later
+    return params
 
 
 def flag_overrides(args: argparse.Namespace, flags: dict) -> dict:

@@ -125,10 +125,13 @@ def format_runs_table(runs: Sequence[Run], metrics: dict[int, Any]) -> str:
 
 def format_run(run: Run, results: dict[str, Any], epochs: Sequence[dict[str, Any]], *, last_epochs: int = 5) -> str:
     """`runs show`: every field of a run, its params, artifacts, metrics, last epochs, error and LF config."""
+    process = f"pid {run.pid} on {run.host}" if run.pid is not None else "-"
+    if run.is_active and run.heartbeat_at is not None:  # how a run on another host is judged alive or lost
+        process += f", last heartbeat {run.heartbeat_age():.0f} s ago"
     fields = [
         ("status", run.status), ("created", fmt_time(run.created_at)), ("started", fmt_time(run.started_at)),
         ("finished", fmt_time(run.finished_at)), ("duration", _seconds(run.duration())),
-        ("stage", run.stage_text()), ("process", f"pid {run.pid} on {run.host}" if run.pid is not None else "-"),
+        ("stage", run.stage_text()), ("process", process),
         ("dataset", run.dataset_fingerprint), ("LF config", run.lf_config_hash), ("note", run.note or "-"),
         ("folder", str(run.dir)),
     ]

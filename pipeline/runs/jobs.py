@@ -12,8 +12,8 @@ Lifecycle
    appended to ``<data>/runs/<id>/job.log``, and records the child's pid on the queued run. `start` returns the
    run id at once; the caller polls `Registry.get(id)`.
 2. The job process calls `run_job(registry, run_id, fn)`: it installs a SIGTERM handler, marks the run
-   ``running`` with its own pid (`Registry.start`), and calls ``fn(handle)`` with a `RunHandle` through which it
-   reports stages, epochs, results and artifacts.
+   ``running`` with its own pid (`Registry.start`), starts its heartbeat (below) and calls ``fn(handle)`` with a
+   `RunHandle` through which it reports stages, epochs, results and artifacts.
 3. The run ends as one of
    - ``succeeded`` when ``fn`` returns (exit code 0);
    - ``cancelled`` on SIGTERM (see `cancel`) or Ctrl-C: the handler raises `Cancelled` (a BaseException, so an
@@ -28,13 +28,23 @@ run, its stage and the command that cancels it, instead of running a second retr
 artifacts. A queued run that never got a process (its launcher died between creating and spawning it) stops
 counting after a few minutes (`Registry.stale_queued_after`).
 
-kill -9
--------
+kill -9, and other hosts
+------------------------
 A job killed without a word (kill -9, the OOM killer, a segfault in native code) cannot record its end. Every
 registry read reaps such runs: if the recorded pid no longer exists on this host, is a zombie, or now belongs to
 another process (its start time differs from the one recorded), the run is marked ``failed`` with
 ``registry.DIED_MESSAGE`` and the last lines of its job.log. The last succeeded run stays the current model
 throughout: nothing a failed or cancelled run does replaces it.
+
+A run recorded on another host (the container was recreated under a new hostname, or another machine shares the
+data folder) cannot be checked with psutil, nor signalled. So the job beats: a daemon thread of the job process
+writes the run's heartbeat every HEARTBEAT_SECONDS for as long as the job runs. A thread rather than a beat per
+stage or epoch report, because some steps report nothing for minutes (the label model's fit, the contenders'
+grids, the features) and the beat must not depend on what the job is doing; numpy, torch and TensorFlow release
+the GIL in their long calls, so the thread gets its turn. A run on another host whose heartbeat is older than
+``registry.HEARTBEAT_STALE_SECONDS`` is dead: reaped as ``failed`` with ``registry.LOST_MESSAGE``, and a `cancel`
+ends it as ``cancelled`` naming the host. One with a fresh heartbeat is still running there: `cancel` refuses
+(it cannot signal it) and says so, as it did before heartbeats, instead of ending a live run under its feet.
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -77,6 +88,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]  # the project root: pipeline/ru
 RETRAIN_COMMAND: tuple[str, ...] = ("-m", "pipeline", "retrain")
 _POLL_SECONDS = 0.1  # cancel(wait=...) polls the registry this often
 _CHECK_SECONDS = 0.5  # RunHandle.check_cancelled reads the registry at most this often
+HEARTBEAT_SECONDS = 5.0  # the job's heartbeat interval; registry.HEARTBEAT_STALE_SECONDS is 12 of them
 
 # Popen objects of launched jobs, kept so their exit status is collected (no lingering zombie, no ResourceWarning)
 _launched: dict[int, subprocess.Popen] = {}
@@ -121,6 +133,12 @@ def spawn(data_dir: str | Path, run_id: int, args: Sequence[str] = (), *, regist
     _collect_exited()
     run_dir = registry.runs_dir(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if any(run_dir.iterdir()):  # a new run's folder is new (Registry._next_id): files there are another run's
+        error = (f"not launched: its folder {run_dir} already holds files of another run (was the registry file "
+                 f"replaced?); they are left as they are")
+        with contextlib.suppress(InvalidTransition):
+            registry.finish(run_id, "failed", error)
+        raise ValueError(f"run {run_id} {error}")
     argv = [sys.executable, *command, "--run-id", str(run_id), "--data", str(Path(data_dir).resolve()), *args]
     try:
         with open(run_dir / JOB_LOG, "ab") as log:
@@ -161,6 +179,32 @@ class _CancelFlag:
         if first and self.armed:
             self.armed = False
             raise Cancelled(self.requested)
+
+
+class _Heartbeat:
+    """A daemon thread writing the heartbeat of run `run_id` every `interval` seconds until stopped, or until the
+    registry says the run is no longer active (the job then stops at its next check or report)."""
+
+    def __init__(self, registry: Registry, run_id: int, interval: float = HEARTBEAT_SECONDS):
+        self.registry, self.run_id, self.interval = registry, int(run_id), interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat of run {run_id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 1)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                if not self.registry.heartbeat(self.run_id):
+                    return
+            except (sqlite3.Error, OSError):  # a registry busy or unreadable for a while: beat again next time
+                continue
 
 
 class RunHandle:
@@ -232,12 +276,14 @@ class RunHandle:
         self._report(lambda: self.registry.set_artifacts(self.id, paths))
 
 
-def run_job(registry: Registry, run_id: int, fn: Callable[[RunHandle], object], *, log=None) -> int:
+def run_job(registry: Registry, run_id: int, fn: Callable[[RunHandle], object], *, log=None,
+            heartbeat: float = HEARTBEAT_SECONDS) -> int:
     """Run job function `fn` as run `run_id` in this process and record how it ends; return the exit code.
 
     0 (EXIT_OK) succeeded; 1 (EXIT_FAILED) failed, with the traceback as the run's error, or the run could not
     be started (it was cancelled while queued); 130 (EXIT_CANCELLED) cancelled by SIGTERM or Ctrl-C, with the
-    run's folder emptied except job.log. Messages go to `log` (default: stderr, i.e. job.log when spawned).
+    run's folder emptied except job.log. Messages go to `log` (default: stderr, i.e. job.log when spawned). While
+    `fn` runs, a thread writes the run's heartbeat every `heartbeat` seconds.
     """
     log = log or sys.stderr
     flag = _CancelFlag()
@@ -248,7 +294,8 @@ def run_job(registry: Registry, run_id: int, fn: Callable[[RunHandle], object], 
         except InvalidTransition as e:
             print(f"run {run_id} not started: {e}", file=log)
             return EXIT_FAILED
-        status, error, code = _call(fn, RunHandle(registry, run_id, flag), flag)
+        with _Heartbeat(registry, run_id, heartbeat):
+            status, error, code = _call(fn, RunHandle(registry, run_id, flag), flag)
         if status == "cancelled":
             _clear_run_dir(registry.runs_dir(run_id))
             with contextlib.suppress(InvalidTransition):
@@ -322,23 +369,25 @@ def cancel(registry: Registry, run_id: int, *, wait: float | None = None) -> str
 
     A running job gets SIGTERM (only if its pid is still that job's process on this host) and ends itself as
     cancelled; with `wait` seconds, wait for that. A queued run is marked cancelled directly (and its process,
-    if already launched, gets SIGTERM too). A finished run is left as it is. Raises RunNotFound for an unknown id
-    and ValueError for a run on another host.
+    if already launched on this host, gets SIGTERM too; one on another host finds it cancelled when it starts).
+    A running job on another host cannot be signalled: if its heartbeat is stale, its process is lost and the run
+    is ended here as cancelled, naming the host; if it is fresh, the job still runs there and the cancel is
+    refused with a ValueError saying so. A finished run is left as it is. Raises RunNotFound for an unknown id.
     """
-    run = registry.get(run_id)
+    run = registry.get(run_id, reap=False)  # a lost run on another host is cancelled below, not reaped first
     if run.status == "queued":
         try:
             registry.finish(run.id, "cancelled", "cancelled before it started")
         except InvalidTransition:
-            run = registry.get(run_id)  # it started (or ended) meanwhile
+            run = registry.get(run_id, reap=False)  # it started (or ended) meanwhile
         else:
-            if run.pid is not None and job_alive(run):
+            if run.pid is not None and run.on_this_host and job_alive(run):  # never a pid of another host
                 _terminate(run)
             return f"run {run.id} was queued; it is cancelled"
     if run.is_finished:
         return f"run {run.id} already {run.status}; nothing to cancel"
-    if run.host != socket.gethostname():
-        raise ValueError(f"run {run.id} runs on host {run.host} (pid {run.pid}); cancel it there")
+    if not run.on_this_host:
+        return _cancel_elsewhere(registry, run)
     if not job_alive(run):
         registry.reap()
         return f"run {run.id}: its process had already died; {registry.get(run_id).status}"
@@ -353,6 +402,23 @@ def cancel(registry: Registry, run_id: int, *, wait: float | None = None) -> str
         time.sleep(_POLL_SECONDS)
     return (f"sent SIGTERM to run {run.id} (pid {run.pid}); still stopping after {wait:g} s "
             f"(see `python -m pipeline runs show {run.id}`)")
+
+
+def _cancel_elsewhere(registry: Registry, run: Run) -> str:
+    """Cancel a running run recorded on another host, which this host can neither check with psutil nor signal."""
+    age, limit = run.heartbeat_age(), registry.heartbeat_limit(run)
+    if registry.is_alive(run):
+        raise ValueError(
+            f"run {run.id} is still running on host {run.host} (pid {run.pid}; last heartbeat {age:.0f} s ago), "
+            f"which this host ({socket.gethostname()}) cannot signal: cancel it on {run.host}, or stop its process "
+            f"there; if that host is gone, the run counts as dead once its heartbeat is over {limit:g} s old")
+    reason = (f"cancelled: its process on host {run.host} could not be reached (pid {run.pid}; last heartbeat "
+              f"{age:.0f} s ago, limit {limit:g} s)")
+    try:
+        registry.finish(run.id, "cancelled", reason)
+    except InvalidTransition:  # it ended by itself meanwhile (or another reader reaped it)
+        return f"run {run.id} already {registry.status(run.id)}; nothing to cancel"
+    return f"run {run.id} {reason}"
 
 
 def _terminate(run: Run) -> None:

@@ -6,6 +6,8 @@ block the writer) with a busy timeout, and every call opens its own short-lived 
 only a path and may be shared by threads and re-created in any process.
 
 Layout: ``<data>/runs/registry.sqlite`` and one artifact folder per run, ``<data>/runs/<id>/`` (see `runs_dir`).
+A folder is never reused: a new run's id is above every id the registry handed out and above every numbered folder
+under ``<data>/runs/``, so a lost or deleted registry file restarts nothing at 1 over older runs' artifacts.
 
 Lifecycle of a run (checked; anything else raises `InvalidTransition`)::
 
@@ -17,9 +19,17 @@ At most one run is active (queued or running): `create_exclusive` creates a run 
 current model (`current_model`); a later failed or cancelled run does not replace it.
 
 A job killed without a word (``kill -9``, the OOM killer, a segfault) cannot record its own end. Every reader
-(`get`, `list`, `active`) first calls `reap`, which marks failed each active run whose process no longer exists
-on this host: psutil finds no such process, or a zombie, or the pid now belongs to another process (its start
-time differs from the one recorded when the run took that pid). So the next read shows the truth.
+(`get`, `list`, `active`) first calls `reap`, which marks failed each active run whose process is gone (`job_alive`):
+
+- on this host psutil decides, at once: no such process, or a zombie, or the pid now belongs to another process
+  (its start time differs from the one recorded when the run took that pid);
+- on another host (a run recorded before the container was recreated under a new hostname, or by a job on
+  another machine sharing the data folder) psutil cannot look, so the run's heartbeat decides: the job process
+  writes ``heartbeat_at`` every few seconds (pipeline.runs.jobs), and a run whose last heartbeat is older than
+  `HEARTBEAT_STALE_SECONDS` (`Registry.stale_heartbeat_after`) is dead. The ages compare two hosts' clocks, so the
+  limit is far above the beat interval and any sane clock skew.
+
+So the next read shows the truth, and a run orphaned on a vanished host stops blocking new retrains a minute later.
 
 Example
 -------
@@ -50,6 +60,8 @@ __all__ = [
     "ACTIVE",
     "DIED_MESSAGE",
     "FINISHED",
+    "HEARTBEAT_STALE_SECONDS",
+    "LOST_MESSAGE",
     "SCHEMA_VERSION",
     "STATUSES",
     "InvalidTransition",
@@ -70,9 +82,13 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "running": frozenset({"succeeded", "failed", "cancelled"}),
 }
 DIED_MESSAGE = "the job process died without a word (killed or crashed)"
+LOST_MESSAGE = "the job process stopped sending heartbeats (its host or container is gone, or it cannot be reached)"
 NEVER_STARTED_MESSAGE = "the job was queued but its process was never launched"
 BUSY_TIMEOUT_MS = 10_000
 STALE_QUEUED_SECONDS = 300.0
+# A run on another host is dead once its last heartbeat is this old: 12 beats of pipeline.runs.jobs
+# (HEARTBEAT_SECONDS), so a registry busy for a while or a small clock skew between hosts does not reap a live job.
+HEARTBEAT_STALE_SECONDS = 60.0
 LOG_TAIL_LINES = 20
 
 # Migrations: MIGRATIONS[k] takes the file from schema version k to k + 1 (PRAGMA user_version). Append, never edit.
@@ -113,6 +129,8 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (run_id, model, epoch)
         )""",
     ],
+    # 1 -> 2: the job's heartbeat (UTC ISO time), the liveness of runs whose host psutil cannot see
+    ["ALTER TABLE runs ADD COLUMN heartbeat_at TEXT"],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -137,6 +155,8 @@ class RunInProgress(ValueError):
         if run.progress is not None:
             where += f", {run.progress:.0%}"
         pid = f", pid {run.pid} on {run.host}" if run.pid is not None else ""
+        if run.heartbeat_at is not None:
+            pid += f", last heartbeat {run.heartbeat_age():.0f} s ago"
         super().__init__(
             f"run {run.id} is {run.status} ({where}{pid}, created {run.created_at}); only one run may be active at "
             f"a time: wait for it to finish or cancel it with `python -m pipeline runs cancel {run.id}`")
@@ -184,10 +204,26 @@ def process_started(pid: int) -> int | None:
         return None
 
 
-def job_alive(run: Run) -> bool:
-    """Whether the process of an active run still runs. True when it cannot be told (no pid, another host)."""
-    if run.pid is None or run.host != socket.gethostname():
+def heartbeat_limit(run: Run, stale_after: float, queued_stale_after: float) -> float:
+    """How old the last sign of life of a run on another host may be: a queued run's job has not beaten yet, and
+    may take a while to be launched and to start."""
+    return stale_after if run.status == "running" else max(stale_after, queued_stale_after)
+
+
+def job_alive(run: Run, *, stale_after: float = HEARTBEAT_STALE_SECONDS,
+              queued_stale_after: float = STALE_QUEUED_SECONDS) -> bool:
+    """Whether the process of an active run still runs (see the module docstring).
+
+    On this host psutil decides, heartbeat or not: a dead pid is dead at once, and a live one (the same process)
+    is alive even with an old heartbeat (a suspended laptop, a long native call holding the GIL): reaping it would
+    let a second retrain run beside it. On another host: alive while the last heartbeat (else the start) is at
+    most `stale_after` seconds old; a queued run, whose job has not beaten yet, while its creation is at most
+    `queued_stale_after` seconds old. No pid (a queued run not yet launched): True; `Registry.reap` ages those.
+    """
+    if run.pid is None:
         return True
+    if not run.on_this_host:
+        return run.heartbeat_age() <= heartbeat_limit(run, stale_after, queued_stale_after)
     try:
         process = psutil.Process(run.pid)
         if process.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):  # exited, not yet collected
@@ -228,6 +264,7 @@ class Run:
     artifacts: dict[str, str]
     note: str
     dir: Path = field(compare=False)
+    heartbeat_at: str | None = field(default=None, compare=False)  # liveness, not identity: it moves while running
 
     @property
     def is_active(self) -> bool:
@@ -240,6 +277,15 @@ class Run:
     @property
     def short_hash(self) -> str:
         return self.lf_config_hash[:10]
+
+    @property
+    def on_this_host(self) -> bool:
+        """Whether the run's process (if any) was recorded on this host, where psutil can check and signal it."""
+        return self.host == socket.gethostname()
+
+    def heartbeat_age(self, now: str | None = None) -> float:
+        """Seconds since the run's last sign of life: its last heartbeat, else its start, else its creation."""
+        return _seconds_between(self.heartbeat_at or self.started_at or self.created_at, now or utc_now())
 
     def duration(self, now: str | None = None) -> float | None:
         """Seconds from start to finish (to `now` while running), or None if it never started."""
@@ -269,6 +315,7 @@ def _run_from_row(row: sqlite3.Row, runs_root: Path) -> Run:
         lf_config_hash=row["lf_config_hash"], params=json.loads(row["params_json"]), stage=row["stage"],
         progress=row["progress"], stage_detail=row["stage_detail"], error=row["error"],
         artifacts=json.loads(row["artifacts_json"]), note=row["note"], dir=runs_root / str(row["id"]),
+        heartbeat_at=row["heartbeat_at"],
     )
 
 
@@ -279,11 +326,14 @@ class Registry:
     ----------
     path : the SQLite file; run artifact folders are created next to it (``path.parent / str(id)``).
     stale_queued_after : seconds after which a queued run that never got a process is reaped as failed.
+    stale_heartbeat_after : seconds without a heartbeat after which a run on another host is reaped as failed.
     """
 
-    def __init__(self, path: str | Path, *, stale_queued_after: float = STALE_QUEUED_SECONDS):
+    def __init__(self, path: str | Path, *, stale_queued_after: float = STALE_QUEUED_SECONDS,
+                 stale_heartbeat_after: float = HEARTBEAT_STALE_SECONDS):
         self.path = Path(path)
         self.stale_queued_after = stale_queued_after
+        self.stale_heartbeat_after = stale_heartbeat_after
         self._schema_ready = False
 
     @classmethod
@@ -302,6 +352,14 @@ class Registry:
     def runs_dir(self, run_id: int) -> Path:
         """The artifact folder of run `run_id` (not created here)."""
         return self.root / str(int(run_id))
+
+    def is_alive(self, run: Run) -> bool:
+        """`job_alive` with this registry's staleness limits."""
+        return job_alive(run, stale_after=self.stale_heartbeat_after, queued_stale_after=self.stale_queued_after)
+
+    def heartbeat_limit(self, run: Run) -> float:
+        """Seconds without a sign of life after which `run`, on another host, counts as dead."""
+        return heartbeat_limit(run, self.stale_heartbeat_after, self.stale_queued_after)
 
     # ----------------------------------------------------------------------------------------------------------
     # connections and schema
@@ -379,9 +437,11 @@ class Registry:
             raise RunNotFound(f"no run {run_id} in {self.path}")
         return row
 
-    def get(self, run_id: int) -> Run:
-        """Run `run_id`; raises RunNotFound (a KeyError and a ValueError) naming the id if there is none."""
-        self.reap()
+    def get(self, run_id: int, *, reap: bool = True) -> Run:
+        """Run `run_id`; raises RunNotFound (a KeyError and a ValueError) naming the id if there is none.
+        reap=False reads it as recorded, dead job or not (for `jobs.cancel`, which ends a lost run itself)."""
+        if reap:
+            self.reap()
         with self._connect() as conn:
             return _run_from_row(self._row(conn, run_id), self.root)
 
@@ -454,7 +514,7 @@ class Registry:
         """Like `create`, but only when no run is active (dead ones are reaped first), in one transaction;
         otherwise raises RunInProgress naming the active run and how to cancel it."""
         with self._write() as conn:
-            self._reap_in(conn, job_alive)
+            self._reap_in(conn, self.is_alive)
             row = conn.execute("SELECT * FROM runs WHERE status IN ('queued', 'running') "
                                "ORDER BY id DESC LIMIT 1").fetchone()
             if row is not None:
@@ -466,10 +526,22 @@ class Registry:
         if not isinstance(params, dict):
             raise ValueError(f"params must be a dict, not {type(params).__name__}")
         cursor = conn.execute(
-            "INSERT INTO runs (created_at, status, dataset_fingerprint, lf_config_toml, lf_config_hash, params_json,"
-            " note) VALUES (?, 'queued', ?, ?, ?, ?, ?)",
-            (utc_now(), fingerprint, toml_text, config_hash, to_json(params), note))
+            "INSERT INTO runs (id, created_at, status, dataset_fingerprint, lf_config_toml, lf_config_hash,"
+            " params_json, note) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+            (self._next_id(conn), utc_now(), fingerprint, toml_text, config_hash, to_json(params), note))
         return int(cursor.lastrowid)
+
+    def _next_id(self, conn: sqlite3.Connection) -> int:
+        """One above every id this file handed out and every numbered entry under `root`: a registry file that
+        was lost or deleted (ids restarting at 1) must not give a new run an older run's folder, which its job
+        would write into and a cancel would empty. Called inside the insert's write transaction."""
+        (highest,) = conn.execute("SELECT MAX(id) FROM runs").fetchone()
+        sequence = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'runs'").fetchone()
+        try:
+            folders = [int(p.name) for p in self.root.iterdir() if p.name.isascii() and p.name.isdigit()]
+        except FileNotFoundError:
+            folders = []
+        return max([highest or 0, sequence[0] if sequence else 0, *folders]) + 1
 
     def _transition(self, conn: sqlite3.Connection, run_id: int, new: str) -> sqlite3.Row:
         if new not in STATUSES:
@@ -488,12 +560,22 @@ class Registry:
                          (int(pid), process_started(pid), socket.gethostname(), int(run_id)))
 
     def start(self, run_id: int, pid: int) -> None:
-        """queued -> running, recording the time, the job's pid, its start time and this host."""
+        """queued -> running, recording the time (the first heartbeat too), the job's pid, its start time and this
+        host."""
         with self._write() as conn:
             self._transition(conn, run_id, "running")
-            conn.execute("UPDATE runs SET status = 'running', started_at = ?, pid = ?, pid_started = ?, host = ? "
-                         "WHERE id = ?", (utc_now(), int(pid), process_started(pid), socket.gethostname(),
-                                          int(run_id)))
+            now = utc_now()
+            conn.execute("UPDATE runs SET status = 'running', started_at = ?, heartbeat_at = ?, pid = ?, "
+                         "pid_started = ?, host = ? WHERE id = ?",
+                         (now, now, int(pid), process_started(pid), socket.gethostname(), int(run_id)))
+
+    def heartbeat(self, run_id: int) -> bool:
+        """Record that the job of run `run_id` is alive now; False (and nothing written) once the run is no
+        longer active (ended, cancelled or reaped meanwhile), or if there is no such run."""
+        with self._write() as conn:
+            cursor = conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status IN ('queued', 'running')",
+                                  (utc_now(), int(run_id)))
+            return cursor.rowcount > 0
 
     def set_stage(self, run_id: int, stage: str, progress: float | None = None, detail: str = "") -> None:
         """Record what an active run is doing: a stage name, the stage's progress (0..1) and a detail line.
@@ -552,11 +634,13 @@ class Registry:
     # ----------------------------------------------------------------------------------------------------------
     # reaping dead jobs
 
-    def reap(self, is_alive: Callable[[Run], bool] = job_alive) -> list[int]:
+    def reap(self, is_alive: Callable[[Run], bool] | None = None) -> list[int]:
         """Mark failed every active run whose process is gone (see the module docstring); return their ids.
 
-        Reads first without a lock and takes the write lock only when there is something to mark.
+        `is_alive` defaults to `is_alive` (job_alive with this registry's limits). Reads first without a lock and
+        takes the write lock only when there is something to mark.
         """
+        is_alive = is_alive or self.is_alive
         with self._connect() as conn:
             if not self._dead_runs(conn, is_alive):
                 return []
@@ -587,7 +671,11 @@ class Registry:
 
     def _died_text(self, run: Run) -> str:
         when = "before it started" if run.status == "queued" else f"during stage {run.stage or '-'}"
-        text = f"{DIED_MESSAGE}: pid {run.pid} on {run.host} is gone, {when}"
+        if run.on_this_host:
+            text = f"{DIED_MESSAGE}: pid {run.pid} on {run.host} is gone, {when}"
+        else:  # psutil cannot see that host: only the heartbeat's silence is known
+            text = (f"{LOST_MESSAGE}: pid {run.pid} on host {run.host} (this is {socket.gethostname()}) last gave a "
+                    f"sign of life {run.heartbeat_age():.0f} s ago (limit {self.heartbeat_limit(run):g} s), {when}")
         log = run.dir / "job.log"
         try:
             tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]

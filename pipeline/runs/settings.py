@@ -1,13 +1,17 @@
 """Retrain settings as named overrides: what `python -m pipeline retrain`'s flags and the Train page's form both
 set. Each table maps a flag to (params field, type, help); `build_params` turns the overrides into
-`RetrainParams` and names the flag of a bad value."""
+`RetrainParams` and names the flag of a bad value. The params dataclasses check every value against its bounds,
+upper limits included (pipeline.training.params: MAX_EPOCHS, MAX_LAYER_SIZE, ...), so a bad value is refused here,
+before a job starts."""
 
 from __future__ import annotations
 
 import argparse
 
-__all__ = ["END_MODEL_FLAGS", "LABEL_MODEL_FLAGS", "LayerSizesError", "build_params", "check_end_model",
-           "layer_sizes"]
+from pipeline.training.params import MAX_SEED, check_at_most
+
+__all__ = ["END_MODEL_FLAGS", "LABEL_MODEL_FLAGS", "REPLICA_FLAGS", "LayerSizesError", "build_params",
+           "check_end_model", "check_label_model", "check_replica", "layer_sizes"]
 
 
 class LayerSizesError(ValueError, argparse.ArgumentTypeError):
@@ -63,16 +67,54 @@ def check_end_model(overrides: dict) -> None:
     HybridParams.from_dict(overrides)
 
 
+# the seed replica's flags -> the EndModelParams fields they set (validation_steps follows --replica-steps)
+REPLICA_FLAGS = {"--replica-steps": ("steps_per_epoch", "validation_steps"), "--replica-epochs": ("epochs",)}
+
+
+def check_label_model(overrides: dict) -> None:
+    """Validate label-model overrides with LabelModelParams; a bad value is a ValueError naming its flag and
+    field, e.g. "--lm-epochs: label model n_epochs: expected an integer <= 100000, got 1000000000"."""
+    from pipeline.training.labelmodel import LabelModelParams
+
+    flag_of = {field: flag for flag, (field, _, _) in LABEL_MODEL_FLAGS.items()}
+    for field, value in overrides.items():  # one at a time, to name the flag
+        try:
+            LabelModelParams(**{field: value})
+        except (TypeError, ValueError) as e:  # TypeError: an unknown field
+            raise ValueError(f"{flag_of.get(field, field)}: {e}") from None
+
+
+def check_replica(replica: dict) -> None:
+    """Validate the seed replica's overrides (RetrainParams.replica) as `endmodel.model_params(replica=True)`
+    reads them in the job; a bad value is a ValueError naming its flag, e.g.
+    "--replica-epochs: EndModelParams.epochs: expected an integer <= 1000, got 5000". The Train page checks the
+    same with its own wording ("Seed replica · ..."), so `build_params` leaves this to the command line, as
+    `check_label_model`."""
+    from pipeline.training.endmodel import model_params
+
+    flag_of = {field: flag for flag, fields in REPLICA_FLAGS.items() for field in fields}
+    for field, value in replica.items():
+        try:
+            model_params(replica=True, **{field: value})
+        except ValueError as e:
+            raise ValueError(f"{flag_of.get(field, field)}: {e}") from None
+    model_params(replica=True, **replica)
+
+
 def build_params(*, label_model: dict, end_model: dict, soft_labels: bool = False, replica_steps: int | None = None,
                  replica_epochs: int | None = None, eval_seed: int = 0):
     """RetrainParams from overrides: label_model and end_model map params fields to values (only those that differ
     from the defaults); replica_steps sets the seed replica's steps per epoch (its validation steps keep the
-    tutorial's ratio, 40 per 300), replica_epochs its epochs. A bad end-model value is a ValueError naming its
-    flag."""
+    tutorial's ratio, 40 per 300), replica_epochs its epochs. A bad value is a ValueError: an end-model one naming
+    its flag, a label-model one naming its field (the command line names its flag first: `check_label_model`); the
+    replica's values are checked by `check_replica` (the command line) or the Train page."""
     from pipeline.runs.retrain import RetrainParams
     from pipeline.training.labelmodel import LabelModelParams
 
     check_end_model(end_model)
+    if isinstance(eval_seed, bool) or not isinstance(eval_seed, int) or eval_seed < 0:
+        raise ValueError(f"--eval-seed: expected an integer >= 0, got {eval_seed!r}")
+    check_at_most("--eval-seed", eval_seed, MAX_SEED)
     replica = {}
     if replica_steps is not None:
         replica |= {"steps_per_epoch": replica_steps, "validation_steps": max(1, replica_steps * 40 // 300)}

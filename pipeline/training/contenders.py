@@ -66,7 +66,16 @@ from scipy import sparse
 
 from pipeline.data.dataset import PreparedData
 from pipeline.data.files import write_atomic
-from pipeline.training.params import check_known_fields
+from pipeline.training.params import (
+    MAX_ALS_FACTORS,
+    MAX_ALS_ITERATIONS,
+    MAX_GRID_SIZE,
+    MAX_NEGATIVES,
+    MAX_SEED,
+    MAX_SET_SIZE,
+    check_at_most,
+    check_known_fields,
+)
 from pipeline.training.sampling import Csr, cap_sets, scoring_pairs, top_unseen
 
 __all__ = [
@@ -135,9 +144,10 @@ class ContenderParams:
     val_negatives: int = 100
 
     def __post_init__(self) -> None:
-        for name, kind, low, strict in (("knn_alphas", float, 0.0, False), ("als_factors", int, 1, False),
-                                        ("als_regularization", float, 0.0, True), ("als_iterations", int, 1, False),
-                                        ("als_alpha", float, 0.0, False)):
+        for name, kind, low, strict, high in (
+                ("knn_alphas", float, 0.0, False, None), ("als_factors", int, 1, False, MAX_ALS_FACTORS),
+                ("als_regularization", float, 0.0, True, None), ("als_iterations", int, 1, False, MAX_ALS_ITERATIONS),
+                ("als_alpha", float, 0.0, False, None)):
             value = getattr(self, name)
             if isinstance(value, list):
                 value = tuple(value)
@@ -145,11 +155,16 @@ class ContenderParams:
             if not isinstance(value, tuple) or not value:
                 raise ValueError(f"ContenderParams.{name}: expected a non-empty tuple, got {value!r}")
             for v in value:
-                _check_number(name, v, kind, low, strict)
+                _check_number(name, v, kind, low, strict, high)
             if len(set(value)) != len(value):
                 raise ValueError(f"ContenderParams.{name}: repeated value in {value!r}")
-        for name, low in (("seed", 0), ("max_set_size", 1), ("val_negatives", 1)):
-            _check_number(name, getattr(self, name), int, low, False)
+        check_at_most("ContenderParams.knn_alphas", len(self.knn_alphas), MAX_GRID_SIZE, "a number of values")
+        combinations = math.prod(len(getattr(self, f"als_{name}"))
+                                 for name in ("factors", "regularization", "iterations", "alpha"))
+        check_at_most("ContenderParams: the ALS grid", combinations, MAX_GRID_SIZE, "a number of combinations")
+        for name, low, high in (("seed", 0, MAX_SEED), ("max_set_size", 1, MAX_SET_SIZE),
+                                ("val_negatives", 1, MAX_NEGATIVES)):
+            _check_number(name, getattr(self, name), int, low, False, high)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the grids become lists."""
@@ -174,13 +189,15 @@ class ContenderParams:
         return {k: v for k, v in d.items() if k.startswith(prefix) or not k.startswith(("knn_", "als_"))}
 
 
-def _check_number(name: str, value: Any, kind: type, low: float, strict: bool) -> None:
+def _check_number(name: str, value: Any, kind: type, low: float, strict: bool, high: int | None = None) -> None:
     ok = not isinstance(value, bool) and isinstance(value, int | np.integer | (float if kind is float else int))
     if ok and kind is float:
         ok = math.isfinite(value)
+    what = "an integer" if kind is int else "a finite number"
     if not ok or value < low or (strict and value == low):
-        what = "an integer" if kind is int else "a finite number"
         raise ValueError(f"ContenderParams.{name}: expected {what} {'>' if strict else '>='} {low}, got {value!r}")
+    if high is not None:
+        check_at_most(f"ContenderParams.{name}", value, high, what)
 
 
 DEFAULT_PARAMS = ContenderParams()

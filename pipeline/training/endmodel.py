@@ -72,7 +72,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.data.files import atomic_path
-from pipeline.training.params import check_known_fields
+from pipeline.training.params import (
+    MAX_BATCH_SIZE,
+    MAX_EMBED_DIM,
+    MAX_EPOCHS,
+    MAX_SEED,
+    MAX_SET_SIZE,
+    MAX_STEPS_PER_EPOCH,
+    check_at_most,
+    check_known_fields,
+    check_layers,
+)
 from pipeline.training.sampling import Csr, UserSets, cap_sets, pairs_with_negatives, scoring_pairs
 
 if TYPE_CHECKING:
@@ -121,18 +131,20 @@ class EndModelParams:
     def __post_init__(self) -> None:
         if isinstance(self.hidden, list):
             object.__setattr__(self, "hidden", tuple(self.hidden))
-        for name in ("embed_dim", "batch_size", "epochs", "max_set_size"):
-            _check_int(name, getattr(self, name), minimum=1)
+        for name, limit in (("embed_dim", MAX_EMBED_DIM), ("batch_size", MAX_BATCH_SIZE), ("epochs", MAX_EPOCHS),
+                            ("max_set_size", MAX_SET_SIZE)):
+            _check_int(name, getattr(self, name), minimum=1, maximum=limit)
         for name in ("steps_per_epoch", "validation_steps"):
             if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), minimum=1)
+                _check_int(name, getattr(self, name), minimum=1, maximum=MAX_STEPS_PER_EPOCH)
         if self.patience is not None:
-            _check_int("patience", self.patience, minimum=0)
-        _check_int("seed", self.seed, minimum=0)
+            _check_int("patience", self.patience, minimum=0, maximum=MAX_EPOCHS)
+        _check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
         if not isinstance(self.hidden, tuple):
             raise ValueError(f"EndModelParams.hidden: expected a tuple of layer sizes, got {self.hidden!r}")
         for size in self.hidden:
             _check_int("hidden", size, minimum=1)
+        check_layers("EndModelParams.hidden", self.hidden)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"EndModelParams.optimizer: expected one of {', '.join(OPTIMIZERS)}, "
                              f"got {self.optimizer!r}")
@@ -153,9 +165,11 @@ class EndModelParams:
         return cls(**d)
 
 
-def _check_int(name: str, value: Any, *, minimum: int) -> None:
+def _check_int(name: str, value: Any, *, minimum: int, maximum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise ValueError(f"EndModelParams.{name}: expected an integer >= {minimum}, got {value!r}")
+    if maximum is not None:
+        check_at_most(f"EndModelParams.{name}", value, maximum)
 
 
 DEFAULT_PARAMS = EndModelParams()

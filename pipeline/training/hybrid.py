@@ -45,7 +45,16 @@ from pipeline.data.dataset import PreparedData
 from pipeline.training.booktags import shelf_tags
 from pipeline.training.contenders import ALS, ItemKNN
 from pipeline.training.endmodel import keras_classes
-from pipeline.training.params import check_known_fields
+from pipeline.training.params import (
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_NEGATIVES,
+    MAX_SEED,
+    MAX_SET_SIZE,
+    check_at_most,
+    check_known_fields,
+    check_layers,
+)
 from pipeline.training.sampling import Csr, UserSets, cap_sets, sample_unseen, scoring_pairs, top_unseen
 
 __all__ = ["HYBRID_NAME", "HybridFeatures", "HybridParams", "HybridScorer", "READ_FEATURES", "LIKE_FEATURES",
@@ -86,12 +95,16 @@ class HybridParams:
                 value = tuple(value)
             if not isinstance(value, tuple) or not all(_is_int(v, 1) for v in value):
                 raise ValueError(f"HybridParams.{name}: expected a list of layer sizes >= 1, got {value!r}")
-        for name in ("negatives", "batch_size", "epochs", "max_set_size"):
+            check_layers(f"HybridParams.{name}", value)
+        for name, limit in (("negatives", MAX_NEGATIVES), ("batch_size", MAX_BATCH_SIZE), ("epochs", MAX_EPOCHS),
+                            ("max_set_size", MAX_SET_SIZE)):
             if not _is_int(getattr(self, name), 1):
                 raise ValueError(f"HybridParams.{name}: expected an integer >= 1, got {getattr(self, name)!r}")
-        for name in ("patience", "seed"):
+            check_at_most(f"HybridParams.{name}", getattr(self, name), limit)
+        for name, limit in (("patience", MAX_EPOCHS), ("seed", MAX_SEED)):
             if not _is_int(getattr(self, name), 0):
                 raise ValueError(f"HybridParams.{name}: expected an integer >= 0, got {getattr(self, name)!r}")
+            check_at_most(f"HybridParams.{name}", getattr(self, name), limit)
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, int | float) or not math.isfinite(lr) or lr <= 0:
             raise ValueError(f"HybridParams.learning_rate: expected a positive finite number, got {lr!r}")

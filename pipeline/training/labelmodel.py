@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from lfs.analysis import majority_vote
+from pipeline.training.params import MAX_LABEL_MODEL_EPOCHS, MAX_SEED, check_at_most
 
 CLASS_BALANCE = ("learned", "dev")
 
@@ -33,6 +34,10 @@ class LabelModelParams:
     def __post_init__(self) -> None:
         if not isinstance(self.n_epochs, int) or self.n_epochs < 1:
             raise ValueError(f"label model n_epochs must be a positive integer, got {self.n_epochs!r}")
+        check_at_most("label model n_epochs", self.n_epochs, MAX_LABEL_MODEL_EPOCHS)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer) or self.seed < 0:
+            raise ValueError(f"label model seed must be an integer >= 0, got {self.seed!r}")
+        check_at_most("label model seed", self.seed, MAX_SEED)
         if not (isinstance(self.lr, int | float) and self.lr > 0):
             raise ValueError(f"label model lr must be a positive number, got {self.lr!r}")
         if not (isinstance(self.l2, int | float) and self.l2 >= 0):
