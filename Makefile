@@ -24,11 +24,12 @@ $(STAMP): requirements.txt pyproject.toml
 data: $(STAMP)
 	$(PY) -m pipeline ensure-data --data $(DATA) --scale $(SCALE)
 
-# The workbench on http://127.0.0.1:$(PORT) (server settings: .streamlit/config.toml). Ctrl-C stops it.
+# The workbench on http://127.0.0.1:$(PORT). `python -m workbench` passes the settings of .streamlit/config.toml
+# to streamlit as flags, so they hold from any folder. Ctrl-C stops it.
 PORT ?= 8501
 run: data
 	$(PY) -m pipeline features --processed $(DATA)/processed
-	$(PY) -m streamlit run workbench/entry/app.py --server.port $(PORT) -- --data $(DATA)
+	$(PY) -m workbench --port $(PORT) -- --data $(DATA)
 
 test: $(STAMP)
 	$(PY) -m pytest

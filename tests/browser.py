@@ -7,7 +7,8 @@ Usable two ways:
   records dialogs and console errors). pytest-playwright's session `browser` is launched from the system Chromium
   (Playwright's own browser download is not used). Every test that uses the harness gets the `browser` marker, so
   ``pytest -m "not browser"`` leaves them out. Without Chromium the tests are skipped, or fail when $CI is "true".
-- As a library (bench/ui_latency.py): `streamlit_server`, `launch_chromium`, `AppPage`.
+- As a library (bench/ui_latency.py, tests/test_browser_security.py): `streamlit_server`, `serving` (any server
+  command), `launch_chromium` (with extra flags, e.g. `resolver_rules`), `AppPage`.
 
 Waiting is always on the DOM (`wait_idle`: the app's script is not running) or on a condition, never on a sleep.
 """
@@ -69,33 +70,44 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def streamlit_server(data_dir: str | Path, log_path: str | Path, *, port: int | None = None,
-                     timeout: float = SERVER_START_TIMEOUT) -> Iterator[str]:
-    """Serve the workbench on `data_dir` from the repository root; yield its base URL, stop it afterwards.
+def serving(cmd: list[str], base: str, log_path: str | Path, *, cwd: str | Path = ROOT, env: dict | None = None,
+            timeout: float = SERVER_START_TIMEOUT) -> Iterator[subprocess.Popen]:
+    """Start the server command `cmd` in `cwd`; yield its process once `base`/_stcore/health answers, stop it
+    afterwards.
 
     The server's output goes to `log_path` (a file, so a full pipe can never stall it); a server that does not
     come up in `timeout` seconds raises RuntimeError with the log's tail.
     """
-    port = port or free_port()
     log_path = Path(log_path)
-    cmd = [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true", "--server.port", str(port),
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", "--", "--data", str(data_dir)]
-    base = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     try:
         deadline = time.monotonic() + timeout
         while not _healthy(f"{base}/_stcore/health"):
             if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{_log_tail(log_path)}")
+                raise RuntimeError(f"the server exited with {proc.returncode}:\n{_log_tail(log_path)}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit not healthy after {timeout:.0f} s on port {port}:\n"
+                raise RuntimeError(f"the server is not healthy after {timeout:.0f} s at {base}:\n"
                                    f"{_log_tail(log_path)}")
             time.sleep(0.1)  # polling the health endpoint of a starting process, not waiting on the page
-        yield base
+        yield proc
     finally:
         stop(proc, 10)
+
+
+@contextmanager
+def streamlit_server(data_dir: str | Path, log_path: str | Path, *, port: int | None = None,
+                     timeout: float = SERVER_START_TIMEOUT, app_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Serve the workbench on `data_dir` from the repository root; yield its base URL, stop it afterwards.
+    `app_args` go to the app after `--data DIR` (e.g. `--allowed-hosts NAME`)."""
+    port = port or free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true", "--server.port", str(port),
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", "--", "--data", str(data_dir),
+           *app_args]
+    base = f"http://127.0.0.1:{port}"
+    with serving(cmd, base, log_path, timeout=timeout):
+        yield base
 
 
 def chromium_path() -> str | None:
@@ -106,17 +118,24 @@ def chromium_path() -> str | None:
     return None
 
 
-def chromium_launch_options(executable: str, *, headless: bool = True) -> dict:
+def chromium_launch_options(executable: str, *, headless: bool = True, extra_args: tuple[str, ...] = ()) -> dict:
     """Options for Playwright's `chromium.launch`."""
-    return {"executable_path": executable, "headless": headless, "args": list(CHROMIUM_ARGS)}
+    return {"executable_path": executable, "headless": headless, "args": [*CHROMIUM_ARGS, *extra_args]}
 
 
-def launch_chromium(playwright, *, headless: bool = True):
+def resolver_rules(names: dict[str, str]) -> str:
+    """Chromium's flag that resolves each name to its address ({"evil.example": "127.0.0.1"}): a page at
+    http://evil.example:PORT/ reaches the local server with Host evil.example:PORT, as after DNS rebinding."""
+    return "--host-resolver-rules=" + ", ".join(f"MAP {name} {address}" for name, address in names.items())
+
+
+def launch_chromium(playwright, *, headless: bool = True, extra_args: tuple[str, ...] = ()):
     """The system Chromium through Playwright's sync API; RuntimeError when it is not installed."""
     executable = chromium_path()
     if executable is None:
         raise RuntimeError(f"no Chromium: install it (apt-get install chromium) or set ${CHROMIUM_ENV}")
-    return playwright.chromium.launch(**chromium_launch_options(executable, headless=headless))
+    return playwright.chromium.launch(**chromium_launch_options(executable, headless=headless,
+                                                                extra_args=extra_args))
 
 
 def key_selector(key: str) -> str:

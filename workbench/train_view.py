@@ -163,17 +163,34 @@ def start(registry: Registry, cfg: LFConfig, request: RetrainRequest) -> int | N
     return run_id
 
 
+MAX_RUN_ID = 2**63 - 1  # SQLite's largest integer: a bigger id is no run (and would overflow the query)
+
+
+def run_id(value: object) -> int | None:
+    """`value` (?run= or the session's run) as a run id: a positive whole number in ASCII digits; else None
+    (int() alone would take "١", " 7", "1_0" and numbers SQLite cannot hold)."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_RUN_ID))):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_RUN_ID else None
+
+
 def attached_run(registry: Registry) -> Run | None:
     """The run this tab shows: ?run=N, else the session's run, else the active run, else the newest run."""
     for source, value in (("URL", st.query_params.get("run")), ("session", st.session_state.get(state.RUN_ID))):
         if value is None:
             continue
+        number = run_id(value)
         try:
-            run = registry.get(int(value))
+            if number is None:
+                raise ValueError(value)
+            run = registry.get(number)
         except (ValueError, RunNotFound):
             if source == "URL":
-                st.warning(f"There is no run {render.markdown_literal(repr(str(value)[:20]))} in this data folder; "
-                           "showing another one.")
+                why = "" if number else " (not a valid run id: a run id is a positive whole number)"
+                st.warning(f"There is no run {render.markdown_literal(repr(str(value)[:20]))} in this data folder"
+                           f"{why}; showing another one.")
             continue
         break
     else:

@@ -1,13 +1,15 @@
-"""Entry point: `streamlit run workbench/entry/app.py [-- --data DIR]` (the project installed in the environment, see
-README.md). Its pages are the scripts in workbench/pages/ (see nav.py); this script sits in a folder of its own, so
-that no pages/ folder is beside it (Streamlit would take one for an old-style multipage app)."""
+"""Entry point: `python -m workbench [-- --data DIR]` runs `streamlit run` on this script with the project's server
+settings (workbench/__main__.py; the project installed in the environment, see README.md). Its pages are the
+scripts in workbench/pages/ (see nav.py); this script sits in a folder of its own, so that no pages/ folder is
+beside it (Streamlit would take one for an old-style multipage app)."""
 
 import streamlit as st
 
-from workbench import context, nav, widgets
+from workbench import context, guard, nav, widgets
 
 
 def main() -> None:
+    guard.enforce()  # first: a session of a foreign page or name sees a refusal and nothing else
     # An emoji icon: a material icon as favicon would be fetched from the web on every load.
     st.set_page_config(page_title="LF Workbench", page_icon="🏷️", layout="wide")
     pages = [st.Page(path, title=title, icon=icon, url_path=url, default=i == 0)
