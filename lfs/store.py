@@ -10,10 +10,11 @@ Layout of a store folder::
       .lock                  flock'ed around every read-check-write
 
 A save writes the version file, then the index, each through a temp file in the same folder (flush, fsync,
-``os.replace``); the index is the commit point, so a save that fails midway leaves the store as it was (an orphan
-version file that the index does not list is overwritten by the next save). The stale check and the write happen
-under an exclusive ``fcntl.flock`` on ``root/.lock``, so of two processes saving from the same version exactly one
-wins and the other gets :class:`StaleVersionError`.
+``os.replace``); the index is the commit point, so a save that fails midway, or is killed, leaves the store as it
+was (an orphan version file that the index does not list is overwritten by the next save; a hidden temp file of a
+killed save is removed by a later write of the same file, see pipeline.data.files.atomic_path). The stale check and
+the write happen under an exclusive ``fcntl.flock`` on ``root/.lock``, so of two processes saving from the same
+version exactly one wins and the other gets :class:`StaleVersionError`.
 
 >>> import tempfile
 >>> store = ConfigStore.open(Path(tempfile.mkdtemp()))

@@ -60,6 +60,10 @@ def load_prepared(processed_dir: str | Path = DEFAULT_OUT_DIR) -> PreparedData:
     folder = Path(processed_dir)
     manifest_path = folder / MANIFEST_FILE
     if not manifest_path.is_file():
+        from pipeline.data.prepare import recover_output  # a prepare killed mid-swap may have set it aside
+
+        recover_output(folder)
+    if not manifest_path.is_file():
         what = "does not exist" if not folder.exists() else f"has no {MANIFEST_FILE}"
         raise FileNotFoundError(f"{folder} {what}: {_HINT}")
     try:

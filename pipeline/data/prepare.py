@@ -12,9 +12,10 @@ Steps (the seed's definitions; shared/reference/goodreads.md):
    ``review_text`` comes from the reviews file on (user, book), the first review of a pair; null when none.
 5. Users are split by a seeded permutation: test, then dev, then val, the rest train. Train has no rating column.
 
-The output folder is written whole into a temporary sibling folder and moved into place, so a failed prepare
-leaves the previous output as it was. manifest.json records the inputs (sizes, sha256), parameters and counts;
-its ``fingerprint`` lets an unchanged second call reuse the folder.
+The output folder is written whole into a temporary sibling folder and swapped in for the old one in one step,
+so a failed or killed prepare leaves the previous output as it was (see "Writing the folder atomically").
+manifest.json records the inputs (sizes, sha256), parameters and counts; its ``fingerprint`` lets an unchanged
+second call reuse the folder.
 
 >>> manifest = prepare("data/raw", "data/processed", PrepareParams(seed=1))      # doctest: +SKIP
 >>> sorted(manifest["counts"]["labelled_rows"])                                   # doctest: +SKIP
@@ -23,11 +24,16 @@ its ``fingerprint`` lets an unchanged second call reuse the folder.
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import functools
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
+import stat
 import time
 import uuid
 from dataclasses import asdict, dataclass, fields
@@ -40,7 +46,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.data.files import MARKER_FILE, fsync_path, read_marker, sha256_file
+from pipeline.data.files import (
+    MARKER_FILE,
+    fsync_path,
+    read_marker,
+    sha256_file,
+    sweep_stale_temps,
+    temp_prefix,
+    writer_alive,
+)
 from pipeline.data.raw import DEFAULT_RAW_DIR, LoadStats, iter_interactions, iter_reviews, raw_path, read_books
 from pipeline.data.rawformat import INTERACTIONS_FILE, RAW_FILES, REVIEWS_FILE
 
@@ -53,6 +67,7 @@ __all__ = [
     "TABLE_FILES",
     "PrepareParams",
     "prepare",
+    "recover_output",
 ]
 
 log = logging.getLogger(__name__)
@@ -125,6 +140,7 @@ def prepare(raw_dir: str | Path = DEFAULT_RAW_DIR, out_dir: str | Path = DEFAULT
     started = time.perf_counter()
     params = params if params is not None else PrepareParams()
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    recover_output(out_dir)  # before the cache check: a swap cut short by a kill may have left the output aside
     paths = {name: raw_path(raw_dir, name) for name in RAW_FILES}
     inputs = {name: {"size": path.stat().st_size, "sha256": sha256_file(path)} for name, path in paths.items()}
     marker = read_marker(raw_dir)
@@ -367,19 +383,60 @@ def _split_users(n_users: int, params: PrepareParams) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------------------------------
 # Writing the folder atomically
+#
+# The new folder is written whole as a hidden sibling ``.{name}.{pid}.{random}.tmp``, then swapped with the old
+# one in a single step (Linux renameat2 RENAME_EXCHANGE): a process killed at any point leaves either the old
+# folder or the new one under `out_dir`, never a mix and never nothing. Where the OS or filesystem cannot exchange
+# (not Linux, some network filesystems) the swap falls back to two renames (old aside as ``...old``, new in);
+# a kill between them leaves no `out_dir` for a moment, and the next prepare puts the old folder back
+# (`recover_output`). Leftover staging or old folders of dead writers are removed by the next prepare.
+
+_STAGING, _ASIDE = ".tmp", ".old"
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_NO_EXCHANGE = {errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def recover_output(out_dir: str | Path) -> bool:
+    """Put back the previous output of a prepare that was killed between the two renames of the fallback swap
+    (so `out_dir` is missing and its old folder is still aside); True when it did. Then remove staging and aside
+    folders that dead prepares left (`sweep_stale_temps`)."""
+    out_dir = Path(out_dir)
+    restored = False
+    if not out_dir.exists() and out_dir.parent.is_dir():
+        aside = re.compile(rf"\.{re.escape(out_dir.name)}\.(\d+)\.[a-z0-9_]+{re.escape(_ASIDE)}")
+        candidates = []
+        for entry in out_dir.parent.iterdir():
+            match = aside.fullmatch(entry.name)
+            if (match and (entry / MANIFEST_FILE).is_file()
+                    and not writer_alive(int(match.group(1)), entry.stat())):
+                candidates.append(entry)
+        if candidates:
+            newest = max(candidates, key=lambda p: p.stat().st_ctime)  # the rename aside set its ctime
+            os.replace(newest, out_dir)
+            fsync_path(out_dir.parent)
+            log.warning("restored %s from %s, left by a prepare that was killed while swapping it", out_dir,
+                        newest.name)
+            restored = True
+    for suffix in (_STAGING, _ASIDE):
+        sweep_stale_temps(out_dir, suffix=suffix)
+    return restored
 
 
 def _write_folder(out_dir: Path, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
     """Write every table and the manifest into a temporary sibling folder, then swap it in for `out_dir`."""
+    recover_output(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"{out_dir} is a file, not a folder: choose another --out")
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MANIFEST_FILE).exists():
         raise ValueError(f"{out_dir} is not empty and holds no {MANIFEST_FILE}: refusing to replace a folder "
                          "that prepare did not write; choose another --out")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:12]}"
+    tmp = _sibling(out_dir, _STAGING)
     tmp.mkdir()
     try:
+        if out_dir.is_dir():
+            os.chmod(tmp, stat.S_IMODE(out_dir.stat().st_mode))  # the folder keeps its mode
         for name, table in tables.items():
             pq.write_table(table, tmp / TABLE_FILES[name])
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -392,12 +449,31 @@ def _write_folder(out_dir: Path, tables: dict[str, pa.Table], manifest: dict[str
         raise
 
 
+def _sibling(out_dir: Path, suffix: str) -> Path:
+    """A hidden name beside `out_dir` naming this process (see files.atomic_path's temp names)."""
+    return out_dir.parent / f"{temp_prefix(out_dir)}{uuid.uuid4().hex[:12]}{suffix}"
+
+
 def _swap_in(new: Path, out_dir: Path) -> None:
-    """Move `new` to `out_dir`; an existing `out_dir` is moved aside first and deleted only once `new` is there."""
+    """Move `new` to `out_dir` in one step; afterwards `new` holds the previous output, which is deleted."""
     if not out_dir.exists():
         os.replace(new, out_dir)
+        fsync_path(out_dir.parent)
         return
-    old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:12]}"
+    try:
+        _exchange(new, out_dir)
+    except OSError as e:
+        if e.errno not in _NO_EXCHANGE:
+            raise
+        _swap_by_renames(new, out_dir)
+        return
+    fsync_path(out_dir.parent)
+    shutil.rmtree(new, ignore_errors=True)
+
+
+def _swap_by_renames(new: Path, out_dir: Path) -> None:
+    """The fallback swap: the existing `out_dir` is moved aside first and deleted only once `new` is there."""
+    old = _sibling(out_dir, _ASIDE)
     os.replace(out_dir, old)
     try:
         os.replace(new, out_dir)
@@ -407,3 +483,22 @@ def _swap_in(new: Path, out_dir: Path) -> None:
     fsync_path(out_dir.parent)
     shutil.rmtree(old, ignore_errors=True)
 
+
+def _exchange(a: Path, b: Path) -> None:
+    """Atomically swap two existing paths (renameat2 with RENAME_EXCHANGE); OSError with errno EINVAL, ENOSYS or
+    ENOTSUP where the platform or filesystem cannot."""
+    renameat2 = getattr(_libc(), "renameat2", None)
+    if renameat2 is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available here")
+    renameat2.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(a), None, str(b))
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True)  # the C library the interpreter is linked with
+    except OSError:
+        return None

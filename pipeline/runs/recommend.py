@@ -96,7 +96,7 @@ def load_contenders(prepared: PreparedData, run=None, metrics: dict | None = Non
     except ImportError:
         return None, CONTENDERS_PENDING
     folder = contenders.cache_folder(prepared)
-    cached = folder.is_dir() and any(folder.iterdir())
+    cached = folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir())  # not a temp
     evaluated = all(key in ((metrics or {}).get("contenders") or {}) for key in CONTENDER_KEYS)
     if not cached and not evaluated:
         return None, CONTENDERS_PENDING

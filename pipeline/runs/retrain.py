@@ -30,6 +30,7 @@ import pandas as pd
 
 from lfs.config import LFConfig
 from pipeline.data.dataset import PreparedData
+from pipeline.data.files import write_atomic, write_text_atomic
 from pipeline.training.labelmodel import LabelModelParams
 
 # The stages of a retrain, in order (for progress displays).
@@ -107,8 +108,7 @@ def retrain(run, prepared: PreparedData, config: LFConfig, params: RetrainParams
     run.stage("labels", 0.0)
     labels = training_labels(prepared.splits["train"], L["train"], lm, prepared.splits["dev"],
                              soft=params.label_model.soft_labels)
-    labels_path = out_dir / "training_labels.parquet"
-    labels.to_parquet(labels_path, index=False)
+    labels_path = write_training_labels(labels, out_dir / "training_labels.parquet")
     run.artifacts({"training_labels": str(labels_path)})
     timer.lap("labels")
 
@@ -148,15 +148,28 @@ def retrain(run, prepared: PreparedData, config: LFConfig, params: RetrainParams
     previous = _previous_scores(run)
     metrics |= compare(scores, previous, params)
     metrics["replica_reused"] = reused
-    metrics_path = out_dir / "metrics.json"
-    run.artifacts({"metrics": str(metrics_path), "eval_scores": str(scores_path)})
     timer.lap("evaluate")
     metrics["stage_seconds"] = timer.seconds
     metrics["peak_rss_mb"] = _peak_rss_mb()
-    metrics_path.write_text(json.dumps(metrics, indent=2, default=float) + "\n")
+    # written before the registry names it, so a listed artifact is always a whole file
+    metrics_path = write_metrics(metrics, out_dir / "metrics.json")
+    run.artifacts({"metrics": str(metrics_path), "eval_scores": str(scores_path)})
     run.result("metrics", metrics)
     run.stage("done", 1.0)
     return metrics
+
+
+def write_training_labels(labels: pd.DataFrame, path: Path) -> Path:
+    """The run's training labels as parquet, written atomically (pipeline.data.files: a reader, or a run killed
+    meanwhile, leaves the old file or this one, never a part)."""
+    write_atomic(path, lambda f: labels.to_parquet(f, index=False))
+    return path
+
+
+def write_metrics(metrics: dict[str, Any], path: Path) -> Path:
+    """The run's metrics as indented JSON (NumPy scalars as floats), written atomically."""
+    write_text_atomic(path, json.dumps(metrics, indent=2, default=float) + "\n")
+    return path
 
 
 def _peak_rss_mb() -> float:
