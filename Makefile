@@ -37,7 +37,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-# Seed-scale benchmarks (about 30 minutes): data pipeline, LF engine, retrain, LF loop, UI latency, on one data folder.
+# Seed-scale benchmarks (about 35 minutes): data pipeline, LF engine, retrain, LF loop, UI latency, load, on one data folder.
 BENCH ?= data/bench
 bench: $(STAMP)
 	$(PY) -m bench.data_pipeline --work $(BENCH)
@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(PY) -m bench.retrain --data $(BENCH)
 	$(PY) -m bench.lf_loop --data $(BENCH)
 	$(PY) -m bench.ui_latency --data $(BENCH)
+	$(PY) -m bench.load --data $(BENCH)
 
 clean-venv:
 	rm -rf $(VENV)
