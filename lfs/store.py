@@ -16,6 +16,10 @@ killed save is removed by a later write of the same file, see pipeline.data.file
 the write happen under an exclusive ``fcntl.flock`` on ``root/.lock``, so of two processes saving from the same
 version exactly one wins and the other gets :class:`StaleVersionError`.
 
+Reads are memoised per store object on the files' stat (device, inode, mtime, size): a page that asks for the
+history, a version or a diff many times per run reads and parses each file once, and a save by this or another
+process (a new file put in place by ``os.replace``) is seen at the next call.
+
 >>> import tempfile
 >>> store = ConfigStore.open(Path(tempfile.mkdtemp()))
 >>> store.latest(), store.history()[0].note
@@ -93,11 +97,42 @@ class ConfigChanges:
                    changed=tuple(n for n in new if n in old and new[n] != old[n]))
 
 
+def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+    """What identifies one content of the file at `path` (None: no file): a save replaces the file, so its inode
+    changes, and an edit in place changes its mtime or size."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size
+
+
+_MEMO_ENTRIES = 256  # per store and kind: plenty for the versions a page looks at; cleared when full
+
+
 class ConfigStore:
     """The versions of one LF config, in a folder. Use :meth:`open` to create or seed it."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self._index_memo: tuple[tuple, tuple[VersionInfo, ...]] | None = None
+        self._memo: dict[tuple, object] = {}  # (kind, args, stamps of the files read) -> result
+
+    def _memoised(self, kind: str, args: tuple, paths: tuple[Path, ...], compute):
+        """compute() once per content of the files at `paths` (not memoised while one of them is missing)."""
+        stamps = tuple(_stamp(p) for p in paths)
+        if None in stamps:
+            return compute()
+        key = (kind, args, stamps)
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        value = compute()
+        if len(self._memo) >= _MEMO_ENTRIES:
+            self._memo.clear()
+        self._memo[key] = value
+        return value
 
     # -- paths -------------------------------------------------------------------------------------------------------
     @property
@@ -131,6 +166,16 @@ class ConfigStore:
 
     # -- reading -----------------------------------------------------------------------------------------------------
     def _read_index(self) -> list[VersionInfo]:
+        stamp = _stamp(self.index_path)
+        memo = self._index_memo
+        if stamp is not None and memo is not None and memo[0] == stamp:
+            return list(memo[1])
+        infos = self._parse_index()
+        if stamp is not None:  # stat before the read: a newer file than the stamp is read again next time
+            self._index_memo = (stamp, tuple(infos))
+        return infos
+
+    def _parse_index(self) -> list[VersionInfo]:
         try:
             text = self.index_path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -165,11 +210,14 @@ class ConfigStore:
 
     def load(self, version: int | None = None) -> LFConfig:
         """The config saved as ``version`` (None: the latest)."""
-        return load_config(self.version_path(self.info(version).version))
+        path = self.version_path(self.info(version).version)
+        return self._memoised("load", (str(path),), (path,), lambda: load_config(path))  # LFConfig is immutable
 
     def text(self, version: int | None = None) -> str:
         """The TOML text of a version, as it is written (normalized by re-dumping, so diffs show content only)."""
-        return dumps_config(self.load(version))
+        number = self.info(version).version
+        path = self.version_path(number)
+        return self._memoised("text", (str(path),), (path,), lambda: dumps_config(self.load(number)))
 
     # -- writing -----------------------------------------------------------------------------------------------------
     def _write_version(self, cfg: LFConfig, infos: list[VersionInfo], *, note: str, parent: int | None,
@@ -214,9 +262,12 @@ class ConfigStore:
     # -- comparing ---------------------------------------------------------------------------------------------------
     def diff(self, a: int, b: int) -> list[str]:
         """Unified diff of the TOML texts of versions ``a`` and ``b`` (lines without newlines)."""
-        return list(difflib.unified_diff(self.text(a).splitlines(), self.text(b).splitlines(),
-                                         fromfile=f"version {a}", tofile=f"version {b}", lineterm=""))
+        paths = (self.version_path(self.info(a).version), self.version_path(self.info(b).version))
+        return list(self._memoised("diff", (a, b), paths, lambda: tuple(difflib.unified_diff(
+            self.text(a).splitlines(), self.text(b).splitlines(), fromfile=f"version {a}", tofile=f"version {b}",
+            lineterm=""))))
 
     def changes(self, a: int, b: int) -> ConfigChanges:
         """Which LFs (by name) version ``b`` adds, removes and changes relative to version ``a``."""
-        return ConfigChanges.between(self.load(a), self.load(b))
+        paths = (self.version_path(self.info(a).version), self.version_path(self.info(b).version))
+        return self._memoised("changes", (a, b), paths, lambda: ConfigChanges.between(self.load(a), self.load(b)))

@@ -155,3 +155,32 @@ def test_stable_spec_names_datasets_by_position_so_new_figures_keep_the_spec(dat
     heat = charts.stable_spec(charts.pair_heatmap(now.overlap, now.conflict))
     assert heat["datasets"]["data-0"][0].keys() == {"lf_a", "lf_b", "overlap", "conflict"}
     assert charts.stable_spec(charts.coverage_accuracy(other.summary))["datasets"]["data-0"][0]["lf"] == "pos"
+
+
+@pytest.mark.parametrize("current", [{"coverage": 0.2, "accuracy": 0.9}, {"coverage": 0.4}, None],
+                         ids=["with accuracy", "coverage only", "no figures"])
+@pytest.mark.parametrize("gold", [GOLD, None], ids=["gold", "no gold"])
+def test_sweep_spec_from_another_value_is_the_chart_at_this_value(data, current, gold):
+    sweep = threshold_sweep(POS, data, gold, points=5)
+
+    def spec(value, figures):
+        return charts.stable_spec(charts.sweep_chart(sweep, value, name="pos", feature="polarity", op=">",
+                                                     current=figures))
+
+    base = spec(0.3, None if current is None else {k: 0.5 for k in current})
+    for value in (0.3, -0.25, 0.123456789, 2.0):
+        assert charts.sweep_spec(base, value, current) == spec(value, current)
+
+
+def test_with_datasets_gives_the_spec_built_from_those_figures(data, now):
+    other = analyze(label_matrix([ThresholdLF("pos", feature="polarity", op=">", value=-0.5, label=1), NEG, STARS],
+                                 data), [POS, NEG, STARS], GOLD)  # other figures, same LFs
+    assert not other.summary.equals(now.summary)
+    built = charts.stable_spec(charts.coverage_accuracy(now.summary))
+    assert charts.with_datasets(built, {0: charts.lf_points(other.summary)}) == \
+        charts.stable_spec(charts.coverage_accuracy(other.summary))
+    heat = charts.stable_spec(charts.pair_heatmap(now.overlap, now.conflict))
+    assert charts.with_datasets(heat, {0: charts.pair_frame(other.overlap, other.conflict)}) == \
+        charts.stable_spec(charts.pair_heatmap(other.overlap, other.conflict))
+    with pytest.raises(KeyError, match="data-1"):
+        charts.with_datasets(heat, {1: charts.pair_frame(other.overlap, other.conflict)})

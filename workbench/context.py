@@ -8,9 +8,11 @@ read-only (st.cache_resource is shared by all sessions): per-user state lives in
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -26,22 +28,47 @@ SETUP_HINT = ("Create it with `make run` (synthetic seed-scale data), or `python
               "{data}` (add `--scale tiny` for a quick look); to use the real Goodreads files see the README.")
 
 
-def data_dir() -> Path:
+@functools.cache
+def _data_arg(argv: tuple[str, ...]) -> str | None:
+    """`--data` among the app's arguments (parsed once per command line: every page run asks for it often)."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--data", default=None)
-    args, _ = parser.parse_known_args(sys.argv[1:])
-    return Path(args.data or os.environ.get(DATA_ENV) or "data")
+    args, _ = parser.parse_known_args(list(argv))
+    return args.data
+
+
+def data_dir() -> Path:
+    return Path(_data_arg(tuple(sys.argv[1:])) or os.environ.get(DATA_ENV) or "data")
 
 
 def processed_dir() -> Path:
     return data_dir() / "processed"
 
 
+_manifests: dict[str, tuple[tuple, str]] = {}  # manifest path -> (its stat key, its fingerprint)
+_manifests_lock = threading.Lock()
+
+
+def _read_fingerprint(path: Path) -> str:
+    """The fingerprint in the manifest at `path`, read again only when the file changed on disk (its device
+    and inode, mtime or size), so the many calls of one page run cost a stat each."""
+    st_ = path.stat()
+    stamp = (st_.st_dev, st_.st_ino, st_.st_mtime_ns, st_.st_size)
+    with _manifests_lock:
+        cached = _manifests.get(str(path))
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    value = json.loads(path.read_text(encoding="utf-8"))["fingerprint"]
+    with _manifests_lock:
+        _manifests[str(path)] = (stamp, value)
+    return value
+
+
 def fingerprint() -> str:
     """The prepared dataset's fingerprint; stops the page with a setup hint when there is none."""
     path = processed_dir() / MANIFEST_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))["fingerprint"]
+        return _read_fingerprint(path)
     except FileNotFoundError:
         st.error(f"No prepared data in `{processed_dir()}`. " + SETUP_HINT.format(data=data_dir()))
     except (ValueError, KeyError) as e:

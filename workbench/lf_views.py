@@ -61,13 +61,19 @@ def _sweep(fingerprint: str, feature: str, op: str, label: int, _split: Split) -
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _chart(kind: str, key: tuple, _build: Callable[[], alt.TopLevelMixin]) -> dict:  # noqa: ARG001
-    """The Vega-Lite spec of the chart `_build` makes, cached on what it shows (`kind`, `key`): a rerun that
-    changes no figure (a note typed, another diff) builds no chart."""
+    """The Vega-Lite spec of the chart `_build` makes (charts.stable_spec), cached on `kind` and `key`."""
     return charts.stable_spec(_build())
 
 
-def _draw(kind: str, key: tuple, build: Callable[[], alt.TopLevelMixin]) -> None:
-    st.vega_lite_chart(_chart(kind, key, build))
+@st.cache_data(max_entries=64, show_spinner=False)
+def _drawn_spec(kind: str, key: tuple, _make: Callable[[], dict]) -> dict:  # noqa: ARG001
+    """The spec `_make` returns, cached on what it shows (`kind`, `key`): a rerun that changes no figure (a note
+    typed, another diff) builds nothing."""
+    return _make()
+
+
+def _draw(kind: str, key: tuple, make: Callable[[], dict]) -> None:
+    st.vega_lite_chart(_drawn_spec(kind, key, make))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -172,7 +178,11 @@ def charts_panel(cfg: LFConfig, now: Analysis, split: Split) -> None:
     if not len(now.summary):
         return
     key = _key(cfg.enabled())
-    _draw("coverage-accuracy", key, lambda: charts.coverage_accuracy(now.summary))
+    names = tuple(now.summary.index)
+    # The coverage and heatmap charts are built once per set of LFs and get each edit's figures as new datasets.
+    _draw("coverage-accuracy", key, lambda: charts.with_datasets(
+        _chart("coverage-accuracy", names, lambda: charts.coverage_accuracy(now.summary)),
+        {0: charts.lf_points(now.summary)}))
     choices = [s.name for s in cfg.enabled() if isinstance(s, ThresholdLF | KeywordLF)]
     if choices:
         selected = st.session_state.get(state.SELECTED_LF)
@@ -186,16 +196,22 @@ def charts_panel(cfg: LFConfig, now: Analysis, split: Split) -> None:
             current = {"coverage": float(row["Coverage"])}
             if row.get("Labelled", 0):
                 current["accuracy"] = float(row["Emp. Acc."])
-            _draw("sweep", (fp, name, spec.key, tuple(current.items())),
-                  lambda: charts.sweep_chart(sweep, spec.value, name=name, feature=spec.feature, op=spec.op,
-                                             current=current))
+            # built once per LF and what its sweep depends on; an edit of the threshold moves only the marker
+            base = (fp, name, spec.feature, spec.op, spec.label, tuple(current))
+            _draw("sweep", (fp, name, spec.key, tuple(current.items())), lambda: charts.sweep_spec(
+                _chart("sweep", base, lambda: charts.sweep_chart(sweep, spec.value, name=name, feature=spec.feature,
+                                                                 op=spec.op, current=current)),
+                spec.value, current))
         else:
             stats = _keyword_stats(fp, spec.key, spec, split)
-            _draw("keywords", (fp, name, spec.key), lambda: charts.keyword_chart(stats, name))
+            _draw("keywords", (fp, name, spec.key),
+                  lambda: charts.stable_spec(charts.keyword_chart(stats, name)))
             keyword = st.selectbox("Keyword", stats["keyword"].tolist(), key="inspect-keyword-choice")
             if st.button("Open the rows containing it", key="inspect-keyword", icon=":material/search:"):
                 open_examples(ExampleFilter(split=SPLIT, lf=name, keyword=keyword))
-    _draw("pairs", key, lambda: charts.pair_heatmap(now.overlap, now.conflict))
+    _draw("pairs", key, lambda: charts.with_datasets(
+        _chart("pairs", names, lambda: charts.pair_heatmap(now.overlap, now.conflict)),
+        {0: charts.pair_frame(now.overlap, now.conflict)}))
 
 
 def _select() -> None:

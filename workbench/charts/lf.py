@@ -34,6 +34,27 @@ def stable_spec(chart: alt.TopLevelMixin) -> dict:
     return json.loads(text)
 
 
+def chart_values(frame: pd.DataFrame) -> list[dict]:
+    """The rows of `frame` as a spec made by `stable_spec` holds them (altair's data transformer, through JSON)."""
+    return json.loads(json.dumps(alt.data_transformers.get()(frame)["values"]))
+
+
+def with_datasets(spec: dict, frames: dict[int, pd.DataFrame]) -> dict:
+    """`spec` (from `stable_spec`) with its datasets "data-{i}" holding the rows of `frames[i]` instead.
+
+    A chart's spec depends on its figures only through its datasets, so the spec of a chart drawn from new figures
+    is the spec of the same chart drawn from others with the new rows put in: an edit then converts its small frames
+    instead of building and serializing the whole chart again (the tests hold both ways equal).
+    """
+    datasets = dict(spec["datasets"])
+    for i, frame in frames.items():
+        name = f"data-{i}"
+        if name not in datasets:
+            raise KeyError(f"the spec has no dataset {name} (it has {', '.join(datasets)})")
+        datasets[name] = chart_values(frame)
+    return {**spec, "datasets": datasets}
+
+
 LABEL_COLORS = alt.Scale(domain=["negative", "positive", "both"], range=["#d62728", "#2ca02c", "#1f77b4"])
 
 
@@ -95,14 +116,31 @@ def sweep_chart(sweep: pd.DataFrame, value: float, *, name: str, feature: str, o
         layers.append(alt.Chart(sweep).mark_area(opacity=0.2, color="#ff7f0e").encode(
             x=x, y=alt.Y("acc_low:Q", scale=alt.Scale(domain=[0, 1])), y2=alt.Y2("acc_high")))
     layers.append(lines)
-    mark = pd.DataFrame({"threshold": [float(value)], "label": [f"current {value:g}"]})
-    rule = alt.Chart(mark).mark_rule(color="black", strokeDash=[4, 3]).encode(
+    marker = _sweep_marker(value, current)
+    rule = alt.Chart(marker[0]).mark_rule(color="black", strokeDash=[4, 3]).encode(
         x=alt.X("threshold:Q"), tooltip=[alt.Tooltip("label:N")])
     layers.append(rule)
     if current:
-        now = pd.DataFrame({"threshold": float(value), "figure": list(current), "share": list(current.values())})
-        layers.append(alt.Chart(now).mark_point(size=90, filled=True).encode(x=x, y=y, color=color))
+        layers.append(alt.Chart(marker[1]).mark_point(size=90, filled=True).encode(x=x, y=y, color=color))
     return alt.layer(*layers, title=f"{name} as the threshold moves")
+
+
+def _sweep_marker(value: float, current: dict | None) -> list[pd.DataFrame]:
+    """The data of sweep_chart's marker, its last layers: the rule at `value`, and the live figures on it."""
+    frames = [pd.DataFrame({"threshold": [float(value)], "label": [f"current {value:g}"]})]
+    if current:
+        frames.append(pd.DataFrame({"threshold": float(value), "figure": list(current),
+                                    "share": list(current.values())}))
+    return frames
+
+
+def sweep_spec(base: dict, value: float, current: dict | None = None) -> dict:
+    """The stable spec of `sweep_chart(sweep, value, current=current, ...)` from `base`, the stable spec of
+    `sweep_chart` with the same sweep, name, feature and op and `current` figures of the same names, at any value:
+    only the marker's datasets (the last ones) differ, so an edit of the threshold rebuilds only those."""
+    marker = _sweep_marker(value, current)
+    first = len(base["datasets"]) - len(marker)
+    return with_datasets(base, {first + i: frame for i, frame in enumerate(marker)})
 
 
 def pair_frame(overlap: pd.DataFrame, conflict: pd.DataFrame) -> pd.DataFrame:
