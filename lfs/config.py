@@ -28,7 +28,8 @@ File format (``schema_version = 1``; what :func:`dumps_config` writes)::
 
 Rules may also be written inline (``rules = [{ label = 0, keywords = [...] }]``); both read the same. ``enabled =
 false`` is written only when false, ``note`` only when non-empty; a python LF has ``function =
-"lfs.custom.example:my_lf"`` (a module under ``lfs.``, never imported here).
+"lfs.custom.examples:did_not_finish"`` (a module under ``lfs.``, imported when validated, so a config naming a
+module or function that does not load is refused). Keywords have at least ``MIN_KEYWORD_LENGTH`` (2) characters.
 
 Parsing normalizes: keywords are trimmed and de-duplicated case-insensitively within an LF (the first spelling is
 kept; a keyword repeated in a later rule could never decide, since the first matching rule wins), integer thresholds
@@ -56,6 +57,7 @@ import tomli_w
 from lfs.spec import LFSpec, _canonical
 from lfs.validation import (
     DEFAULT_CONFIG_PATH,
+    MAX_NESTING,
     SCHEMA_VERSION,
     Invalid,
     build_spec,
@@ -178,6 +180,9 @@ def parse_config(text: str, source: str = "<config>") -> LFConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise spec_error(f"not valid TOML: {exc}", source=source) from None
+    except RecursionError:  # tomllib recurses once per level of arrays or inline tables inside each other
+        raise spec_error(f"not a valid LF config: arrays or inline tables nested too deeply to read (an LF "
+                         f"config nests at most {MAX_NESTING} levels)", source=source) from None
     if "schema_version" not in data:
         raise spec_error(f"missing 'schema_version' (this version reads schema_version = {SCHEMA_VERSION})",
                          source=source, field_name="schema_version")

@@ -8,7 +8,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 from lfs.spec import (
@@ -30,7 +30,9 @@ SCHEMA_VERSION = 1
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.toml")
 
 MAX_NAME_LENGTH = 64
+MIN_KEYWORD_LENGTH = 2  # one character is in nearly every text: a useless LF whose search costs the most
 MAX_KEYWORD_LENGTH = 200
+MAX_NESTING = 8  # an LF table nests 3 deep (rules -> rule -> keywords); deeper is a mistake, and recursion fails
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 _FUNCTION_RE = re.compile(r"lfs(\.[A-Za-z_][A-Za-z0-9_]*)+:[A-Za-z_][A-Za-z0-9_]*")
 _COMMON_KEYS = ("name", "template", "enabled", "note")
@@ -67,10 +69,36 @@ def describe(value: object) -> str:
     kinds = {bool: "a boolean", str: "a string", int: "an integer", float: "a float", list: "an array",
              tuple: "an array", dict: "a table"}
     kind = next((k for t, k in kinds.items() if type(value) is t), type(value).__name__)
+    if too_deep(value):
+        return f"{kind} nested more than {MAX_NESTING} levels deep"
     shown = repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return f"{shown} ({kind})"
+
+
+def too_deep(value: object, limit: int = MAX_NESTING) -> bool:
+    """True when arrays or tables nest more than `limit` levels in `value` (itself counted). Walked level by level
+    without recursion, each distinct container once per level: any depth is answered, and a value that holds itself
+    is too deep rather than endless."""
+    level = [value] if _children(value) is not None else []
+    for _ in range(limit):
+        inner = {id(c): c for v in level for c in _children(v) if _children(c) is not None}
+        if not inner:
+            return False
+        level = list(inner.values())
+    return bool(level)
+
+
+def _children(value: object) -> list | None:
+    """What a container holds (None for a scalar); a spec's rules are dataclasses."""
+    if isinstance(value, Mapping):
+        return list(value.values())
+    if isinstance(value, list | tuple):
+        return list(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return [getattr(value, f.name) for f in fields(value)]
+    return None
 
 
 def unknown_value(what: str, value: object, known: Iterable[str]) -> str:
@@ -138,6 +166,9 @@ def _keyword(value: object, rule: int, position: int) -> str:
     keyword = value.strip()
     if not keyword:
         raise Invalid("rules", f"{where}: must not be empty or whitespace-only", rule)
+    if len(keyword) < MIN_KEYWORD_LENGTH:
+        raise Invalid("rules", f"{where}: {keyword!r} is too short; a keyword needs at least {MIN_KEYWORD_LENGTH} "
+                               "characters", rule)
     if len(keyword) > MAX_KEYWORD_LENGTH:
         raise Invalid("rules", f"{where}: is {len(keyword)} characters long; at most {MAX_KEYWORD_LENGTH}", rule)
     bad = [c for c in keyword if unicodedata.category(c) == "Cc"]
@@ -194,7 +225,13 @@ def _function(d: Mapping) -> str:
     function = _string(d, "function")
     if not _FUNCTION_RE.fullmatch(function):
         raise Invalid("function", f"{function!r} must be 'module:attribute' with the module under 'lfs.' "
-                                   "(e.g. 'lfs.custom.example:my_lf')")
+                                   "(e.g. 'lfs.custom.examples:did_not_finish')")
+    from lfs.apply import load_python_lf  # here: only python LFs need the engine and snorkel
+
+    try:  # imported now, as the evaluator will: a missing module or function fails here, not on every page
+        load_python_lf(function)
+    except ValueError as exc:
+        raise Invalid("function", str(exc)) from None
     return function
 
 
@@ -210,6 +247,9 @@ def build_spec(d: Mapping) -> LFSpec:
     """Validate and normalize one LF table (raises Invalid)."""
     if not isinstance(d, Mapping):
         raise Invalid("lf", f"must be a table, got {describe(d)}")
+    for key, value in d.items():
+        if too_deep(value, MAX_NESTING - 1):
+            raise Invalid(str(key), f"is nested more than {MAX_NESTING} levels deep")
     common = _common(d)
     template = _choice(d, "template", TEMPLATES, "template")
     cls = TEMPLATES[template]
@@ -253,4 +293,8 @@ def validate_spec(spec: LFSpec) -> LFSpec:
     """
     if not isinstance(spec, KeywordLF | ThresholdLF | PythonLF):
         raise spec_error(f"must be a KeywordLF, ThresholdLF or PythonLF, got {type(spec).__name__}")
+    for f in fields(spec):  # before to_dict, which recurses
+        if too_deep(getattr(spec, f.name), MAX_NESTING - 1):
+            raise spec_error(f"is nested more than {MAX_NESTING} levels deep", lf=lf_ref({"name": spec.name}, None),
+                             field_name=f.name)
     return spec_from_dict(spec.to_dict())

@@ -19,7 +19,7 @@ from lfs.analysis import (
     uncovered_rows,
     wilson_interval,
 )
-from lfs.apply import LFData, TextIndex, label_matrix, matches
+from lfs.apply import ArrayLRU, LFData, TextIndex, label_matrix, matches
 from lfs.spec import FEATURES, KeywordLF, KeywordRule, ThresholdLF
 
 TEXTS = [
@@ -208,3 +208,187 @@ def test_keyword_stats_count_hits_and_decisions():
     assert stats.loc["3 star", "hits"] == 1 and stats.loc["3 star", "correct"] == 0
     assert stats.loc["one star", "decides"] == 1 and stats.loc["one star", "correct"] == 1
     assert stats.loc["five stars", "decides"] == 1 and stats.loc["5 stars", "hits"] == 1
+
+
+# -- keyword search: bounded memory, every search path equal to the row-wise reference ------------------------
+CORPUS = TEXTS + [
+    "the theme of the other thesis",
+    "Thé ça: the_end; THE END… “the” end",
+    "ééthe théé the",
+    "an in-joke in inns, in\tinside",
+    "emoji 😍the😍 and 😍 the 😍",
+    "ß is SS; İstanbul İ",
+    "5 stars5 stars 5 stars!",
+    "naïve naïveté naive",
+    "\u00a0the\u00a0",
+    "xa-a-a and ab-ab-abx",  # a word overlapping itself: only its second occurrence is a word
+]
+CORPUS_KEYWORDS = ["the", "th", "in", "the end", "5 stars", "naïve", "😍", "é", "ss", "i̇", "star", "stars_", "absent",
+                   "a-a", "ab-ab"]
+
+
+@pytest.mark.parametrize("path", ["default", "one automaton", "small windows", "item by item"])
+@pytest.mark.parametrize("mode", ["substring", "word"])
+def test_every_search_path_equals_rowwise_matching(monkeypatch, path, mode):
+    import lfs.apply as apply
+
+    if path != "default":  # one automaton for all keywords (the default has one per keyword)
+        monkeypatch.setattr(apply, "_SEPARATE", 0)
+    if path == "small windows":  # windows shorter than a text: matches cross window edges
+        monkeypatch.setattr(apply, "_FIRST_WINDOW", 8)
+        monkeypatch.setattr(apply, "_WINDOW", 8)
+    if path == "item by item":  # every keyword found in the first window counts as dense
+        monkeypatch.setattr(apply, "_DENSE", 10**9)
+        monkeypatch.setattr(apply, "_FLUSH", 2)
+    corpus = CORPUS * 30  # several windows even at the default size
+    index = TextIndex(corpus, cache=ArrayLRU(max_bytes=1 << 20))
+    masks = index.masks(CORPUS_KEYWORDS, mode)
+    for keyword, mask in zip(CORPUS_KEYWORDS, masks, strict=True):
+        want = [isinstance(t, str) and matches(t, keyword, mode) for t in corpus]
+        np.testing.assert_array_equal(mask, want, err_msg=f"{keyword!r} ({mode}, {path})")
+
+
+@pytest.mark.parametrize("mode", ["substring", "word"])
+def test_frequent_keyword_search_memory_is_bounded(mode):
+    """A keyword found in every text, many times (here "e"; config validation refuses one character, the engine
+    must not need it to): the search holds neither one object per match nor one per text."""
+    import tracemalloc
+
+    words = ["tree", "bee", "see", "eel", "eye", "here", "ever", "eerie"]
+    texts = [f"{words[i % 8]} {words[(i * 7) % 8]} e e {i}" for i in range(200_000)]
+    index = TextIndex(texts, cache=ArrayLRU(max_bytes=1 << 20))
+    del texts
+    tracemalloc.start()
+    try:
+        mask = index.hits("e", mode)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert mask.all()
+    # the mask itself is 0.2 MB; one tuple per match (about 2 million) would be hundreds of MB. (Arrow's substring
+    # search allocates outside tracemalloc's sight, but only its result: one bit per text.)
+    assert peak < 3 * 2**20, f"peak {peak / 2**20:.1f} MB"
+
+
+def test_keyword_masks_are_evicted_by_bytes_least_recently_used_first(monkeypatch):
+    n = 1000  # each mask: 1000 bytes
+    texts = [f"text {i} " + ("alpha " if i % 2 else "beta ") + ("gamma" if i % 3 else "") for i in range(n)]
+    cache = ArrayLRU(max_bytes=2 * n + n // 2)  # room for two masks
+    index = TextIndex(texts, cache=cache)
+    searched = []
+    search = TextIndex._search
+    monkeypatch.setattr(TextIndex, "_search", lambda self, kws, mode: searched.extend(kws) or search(self, kws, mode))
+    alpha = index.hits("alpha", "word").copy()
+    index.hits("beta", "word")
+    index.hits("alpha", "word")  # used again: now beta is the least recently used
+    index.hits("gamma", "word")
+    assert cache.nbytes == 2 * n and len(cache) == 2
+    assert searched == ["alpha", "beta", "gamma"]
+    np.testing.assert_array_equal(index.hits("alpha", "word"), alpha)
+    np.testing.assert_array_equal(index.hits("beta", "word"), [i % 2 == 0 for i in range(n)])
+    assert searched == ["alpha", "beta", "gamma", "beta"], "alpha was kept, beta evicted and searched again"
+    assert cache.nbytes <= cache.max_bytes
+    big = ArrayLRU(max_bytes=10)
+    big.put("too big", np.zeros(11, dtype=bool))
+    assert len(big) == 0 and big.nbytes == 0
+
+
+def test_an_index_leaves_the_shared_cache_when_dropped():
+    import gc
+
+    cache = ArrayLRU(max_bytes=1 << 20)
+    index = TextIndex(["one star", "two stars"], cache=cache)
+    index.masks(["one", "two"], "substring")
+    other = TextIndex(["one"], cache=cache)
+    other.hits("one", "word")
+    assert len(cache) == 3
+    del index
+    gc.collect()
+    assert len(cache) == 1
+
+
+def test_keyword_column_with_a_cache_smaller_than_its_keywords():
+    data = make_data()
+    expected = label_matrix([STARS], data)
+    small = LFData(data.rows, data.features, BOOKS)
+    tiny = ArrayLRU(max_bytes=len(TEXTS))  # one mask at a time
+    small._indexes["review_text"] = TextIndex(TEXTS, cache=tiny)
+    np.testing.assert_array_equal(label_matrix([STARS], small), expected)
+    assert len(tiny) == 1
+
+
+def test_masks_and_columns_are_read_only():
+    data = make_data()
+    with pytest.raises(ValueError, match="read-only"):
+        data.keyword_hits("review_text", "star", "substring")[0] = True
+    with pytest.raises(ValueError, match="read-only"):
+        data.column(STARS)[0] = 1
+
+
+# -- shared by sessions: the caches under concurrent use -----------------------------------------------------
+def test_column_cache_under_concurrent_sessions():
+    """Threads (the workbench's sessions) asking for columns of an LFData with a tiny column cache: a lookup must
+    not race an eviction (KeyError), and every thread gets the right column."""
+    import random
+    import sys
+    import threading
+    import time
+
+    n = 20
+    rows = pd.DataFrame({"user_idx": np.arange(n), "book_idx": np.zeros(n, int), "review_text": ["x"] * n})
+    polarity = np.linspace(-1, 1, n)
+    feats = pd.DataFrame({name: polarity for name in FEATURES})
+    data = LFData(rows, feats, BOOKS, max_columns=2)
+    specs = [ThresholdLF(f"t{i}", feature="polarity", op=">", value=i / 10, label=1) for i in range(3)]
+    expected = {s.name: np.where(polarity > s.value, 1, -1) for s in specs}
+    errors: list[str] = []
+    stop = time.monotonic() + 2.0
+
+    def session(seed: int) -> None:
+        rnd = random.Random(seed)
+        try:
+            while time.monotonic() < stop and not errors:
+                spec = rnd.choice(specs)
+                if not np.array_equal(data.column(spec), expected[spec.name]):
+                    errors.append(f"wrong column for {spec.name}")
+        except Exception as e:  # noqa: BLE001 (any failure is the finding)
+            errors.append(repr(e))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, as a loaded server does
+    try:
+        threads = [threading.Thread(target=session, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[:3]
+    assert len(data._columns) <= 2
+
+
+def test_keyword_cache_under_concurrent_sessions():
+    import threading
+
+    cache = ArrayLRU(max_bytes=3 * len(CORPUS))  # three masks: sessions evict each other's keywords
+    index = TextIndex(CORPUS, cache=cache)
+    want = {kw: [isinstance(t, str) and matches(t, kw, "word") for t in CORPUS] for kw in CORPUS_KEYWORDS}
+    errors: list[str] = []
+
+    def session(k: int) -> None:
+        try:
+            for j in range(200):
+                kw = CORPUS_KEYWORDS[(j * (k + 1)) % len(CORPUS_KEYWORDS)]
+                if index.hits(kw, "word").tolist() != want[kw]:
+                    errors.append(kw)
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=session, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    assert cache.nbytes <= cache.max_bytes

@@ -77,7 +77,7 @@ def _every_kind() -> LFConfig:
                   match="word", note='Say "hi" — naïve ünïcode, \'quotes\'\nand a second line'),
         ThresholdLF("neg", feature="polarity", op="<=", value=-0.25, label=0, enabled=False),
         ThresholdLF("many-books", feature="user_book_count", op=">=", value=100, label=1),
-        PythonLF("custom", function="lfs.custom.example:my_lf", note="code, not data"),
+        PythonLF("custom", function="lfs.custom.examples:did_not_finish", note="code, not data"),
     ))
 
 
@@ -87,7 +87,7 @@ def test_round_trip_every_template():
     assert parse_config(text) == cfg
     assert dumps_config(parse_config(text)) == text
     assert "enabled = false" in text and text.count("enabled") == 1
-    assert 'function = "lfs.custom.example:my_lf"' in text
+    assert 'function = "lfs.custom.examples:did_not_finish"' in text
     assert cfg.get("many-books").value == 100.0 and isinstance(cfg.get("many-books").value, float)
     assert parse_config(dumps_config(load_default())) == load_default()
 
@@ -155,7 +155,7 @@ BAD_LFS = [
     ("no rules", _rules("[]"), "LF 'k'", "rules", "at least one rule"),
     ("no keywords", _rules("[{ label = 0, keywords = [] }]"), "LF 'k'", "rules", "rule 1, keywords"),
     ("keywords a string", _rules('[{ label = 0, keywords = "one star" }]'), "LF 'k'", "rules", "array of strings"),
-    ("blank keyword", _rules('[{ label = 0, keywords = ["a"] }, { label = 1, keywords = ["b", "  "] }]'), "LF 'k'",
+    ("blank keyword", _rules('[{ label = 0, keywords = ["ab"] }, { label = 1, keywords = ["bc", "  "] }]'), "LF 'k'",
      "rules", "rule 2, keyword 2: must not be empty"),
     ("control character", _rules('[{ label = 0, keywords = ["bad\\u0000"] }]'), "LF 'k'", "rules",
      "control character"),
@@ -173,6 +173,18 @@ BAD_LFS = [
      "module under 'lfs.'"),
     ("python no attribute", 'name = "py"\ntemplate = "python"\nfunction = "lfs.custom.example"', "LF 'py'",
      "function", "'module:attribute'"),
+    ("one-character keyword", _rules('[{ label = 0, keywords = ["one star", " e "] }]'), "LF 'k'", "rules",
+     "rule 1, keyword 2: 'e' is too short; a keyword needs at least 2 characters"),
+    ("python module missing", 'name = "py"\ntemplate = "python"\nfunction = "lfs.custom.nope:wants_the_sequel"',
+     "LF 'py'", "function", "cannot import module 'lfs.custom.nope' (ModuleNotFoundError: "),
+    ("python function missing", 'name = "py"\ntemplate = "python"\nfunction = "lfs.custom.examples:nope"',
+     "LF 'py'", "function", "module 'lfs.custom.examples' has no function 'nope'"),
+    ("python not an LF", 'name = "py"\ntemplate = "python"\nfunction = "lfs.custom.examples:labeling_function"',
+     "LF 'py'", "function", "'lfs.custom.examples:labeling_function' is not a snorkel LabelingFunction"),
+    ("deep note", _with(THRESHOLD, "note", "[" * 50 + "]" * 50), "LF 'p'", "note",
+     "is nested more than 8 levels deep"),
+    ("deep keywords", _rules("[{ label = 0, keywords = " + "[" * 50 + '"x"' + "]" * 50 + " }]"), "LF 'k'", "rules",
+     "is nested more than 8 levels deep"),
 ]
 
 
@@ -249,3 +261,57 @@ def test_spec_from_dict_round_trips_to_dict():
         assert spec_from_dict(spec.to_dict()) == spec
     with pytest.raises(LFSpecError, match=r"^f.toml: LF #3, field 'name'"):
         spec_from_dict({"template": "python", "function": "lfs.a:b"}, "f.toml", index=3)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Hostile input: nesting deeper than Python can recurse, code that does not load
+
+
+@pytest.mark.parametrize("value", [
+    "[" * 10_000 + "]" * 10_000,
+    "{ a = " * 10_000 + "1" + " }" * 10_000,
+], ids=["arrays", "inline tables"])
+@pytest.mark.parametrize("where", ["top level", "inside an LF"])
+def test_deep_nesting_is_a_validation_error_naming_the_file(tmp_path, value, where):
+    path = tmp_path / "deep.toml"
+    text = f"x = {value}\n" + _config(THRESHOLD) if where == "top level" else _config(_with(THRESHOLD, "note", value))
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(LFSpecError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: not a valid LF config: arrays or inline tables nested too deeply")
+
+
+def test_deep_nesting_from_python_is_a_validation_error():
+    deep: list = ["x"]
+    for _ in range(10_000):
+        deep = [deep]
+    with pytest.raises(LFSpecError, match=r"^f.toml: LF 'k', field 'rules': is nested more than 8 levels deep$"):
+        spec_from_dict({"name": "k", "template": "keyword", "rules": [{"label": 0, "keywords": deep}]}, "f.toml")
+    with pytest.raises(LFSpecError, match=r"^LF 'k', field 'rules': is nested more than 8 levels deep$"):
+        validate_spec(KeywordLF("k", rules=(KeywordRule(deep, 0),)))
+    with pytest.raises(LFSpecError, match=r"^LF #1, field 'lf': must be a table, got an array nested more than 8"):
+        spec_from_dict(deep, index=1)
+    loop: list = []
+    loop.extend([loop] * 1000)  # a list holding itself, many times: endless, and no recursion or blow-up either
+    with pytest.raises(LFSpecError, match=r"LF 'p', field 'note': is nested more than 8 levels deep"):
+        spec_from_dict({"name": "p", "template": "threshold", "note": loop})
+
+
+def test_one_character_keyword_is_refused_naming_lf_and_keyword():
+    with pytest.raises(LFSpecError) as err:
+        validate_spec(KeywordLF("stars", rules=(KeywordRule(("one star",), 0), KeywordRule(("5 stars", "x"), 1))))
+    assert str(err.value) == ("LF 'stars', field 'rules': rule 2, keyword 2: 'x' is too short; a keyword needs at "
+                              "least 2 characters")
+    assert validate_spec(KeywordLF("k", rules=(KeywordRule(("ok",), 0),))).rules[0].keywords == ("ok",)
+
+
+def test_python_lf_must_load_where_the_evaluator_loads_it():
+    from lfs.apply import load_python_lf
+
+    ok = validate_spec(PythonLF("sequel", function="lfs.custom.examples:wants_the_sequel"))
+    assert load_python_lf(ok.function).name == "wants_the_sequel"
+    with pytest.raises(LFSpecError) as err:
+        LFConfig((PythonLF("gone", function="lfs.custom.examples:gone_lf"),))
+    assert str(err.value) == "LF 'gone', field 'function': module 'lfs.custom.examples' has no function 'gone_lf'"
+    with pytest.raises(ValueError, match="cannot import module 'lfs.custom.missing'"):
+        load_python_lf("lfs.custom.missing:f")

@@ -53,6 +53,9 @@ KEYWORD_BATTERY = [
     KeywordLF("kw_title_word", field="title", match="word", rules=(KeywordRule(("star", "queen"), 0),)),
     KeywordLF("kw_description", field="description", match="word",
               rules=(KeywordRule(("war",), 0), KeywordRule(("love", "hero"), 1))),
+    # keywords in nearly every review: searched item by item rather than match by match
+    KeywordLF("kw_frequent", rules=(KeywordRule(("th", "an"), 0), KeywordRule(("in",), 1))),
+    KeywordLF("kw_frequent_word", match="word", rules=(KeywordRule(("the", "a"), 1), KeywordRule(("in",), 0))),
     PythonLF("wants_the_sequel", function="lfs.custom.examples:wants_the_sequel"),
     PythonLF("did_not_finish", function="lfs.custom.examples:did_not_finish"),
 ]
