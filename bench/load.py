@@ -45,6 +45,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -383,29 +384,26 @@ def server_process(port: int) -> psutil.Process:
     raise RuntimeError(f"no streamlit child process on port {port}")
 
 
-def tree_rss(proc: psutil.Process | None) -> int:
-    """RSS of a process and its descendants (0 once gone)."""
+def _tree_sum(proc: psutil.Process | None, measure: Callable[[psutil.Process], float]) -> float:
+    """`measure` summed over a process and its live descendants (0 once gone)."""
     if proc is None:
         return 0
     total = 0
     with contextlib.suppress(psutil.Error):
         for p in [proc, *proc.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
-                total += p.memory_info().rss
+                total += measure(p)
     return total
+
+
+def tree_rss(proc: psutil.Process | None) -> int:
+    """RSS of a process and its descendants (0 once gone)."""
+    return int(_tree_sum(proc, lambda p: p.memory_info().rss))
 
 
 def tree_cpu(proc: psutil.Process | None) -> float:
     """CPU seconds (user + system) of a process and its live descendants."""
-    if proc is None:
-        return 0.0
-    total = 0.0
-    with contextlib.suppress(psutil.Error):
-        for p in [proc, *proc.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):
-                t = p.cpu_times()
-                total += t.user + t.system
-    return total
+    return float(_tree_sum(proc, lambda p: sum(p.cpu_times()[:2])))
 
 
 def busy_cpu() -> float:
