@@ -3,16 +3,22 @@
 `lf_summary` is snorkel's `LFAnalysis.lf_summary`, called twice so that it stays fast on large splits: once on
 all rows without gold (polarity, coverage, overlaps, conflicts need every row), once with gold on the rows some
 LF voted on (correct, incorrect and empirical accuracy only ever count voting rows, so the figures are the
-same; sklearn's per-LF confusion matrix is what costs time on all rows). To it we add the labelled rows each LF
-covers and a 95% Wilson interval of its accuracy. Around it: totals (coverage, conflict rate, majority vote),
+same; sklearn's per-LF confusion matrix is what costs time on all rows). An LF's Correct, Incorrect and Emp. Acc.
+depend only on its own votes on labelled rows, so they are snorkel's figures for that one column on those rows,
+kept in a small process-wide cache (`GOLD_FIGURES`) keyed on the hash of those votes and their gold: an edit asks
+snorkel again about the edited LF only. To it we add the labelled rows each LF covers and a 95% Wilson interval of
+its accuracy. Around it: totals (coverage, conflict rate, majority vote),
 the pairwise overlap/conflict matrices, threshold sweeps, per-keyword figures, and the row ids behind each
 figure so that the UI can open the examples.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import warnings
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +60,91 @@ def lf_summary(L: np.ndarray, specs: Sequence[LFSpec], y=None) -> pd.DataFrame:
         return _lf_summary(L, specs, y)
 
 
-def _lf_summary(L: np.ndarray, specs: Sequence[LFSpec], y) -> pd.DataFrame:
+GOLD_COLUMNS = ("Correct", "Incorrect", "Emp. Acc.")
+
+
+class GoldFigures:
+    """snorkel's (Correct, Incorrect, Emp. Acc.) of one LF column by key, least recently used evicted first beyond
+    `max_items`. Thread-safe: the workbench's sessions share it."""
+
+    def __init__(self, max_items: int = 256):
+        self.max_items = max_items
+        self._items: OrderedDict[Hashable, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> tuple | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: tuple) -> tuple:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+GOLD_FIGURES = GoldFigures()
+
+
+def _snorkel_gold_figures(votes: np.ndarray, gold: np.ndarray) -> tuple:
+    """snorkel's Correct, Incorrect and Emp. Acc. of one LF whose votes on the labelled rows it votes on are `votes`
+    (gold `gold`, ints). They count only the rows where the LF votes, so these rows give the figures of any set of
+    rows holding them, as long as no vote or gold is below -1 (snorkel drops the smallest label's confusion row and
+    column, -1 then; `_lf_summary` checks). An LF that never votes on such a row gets what snorkel gives a column
+    that abstains everywhere."""
+    from snorkel.labeling import LFAnalysis
+
+    if len(votes) == 0:
+        votes, gold = np.full(1, ABSTAIN, dtype=votes.dtype), np.zeros(1, dtype=gold.dtype)
+    summary = LFAnalysis(votes[:, None]).lf_summary(gold)
+    return tuple(summary[col].iloc[0] for col in GOLD_COLUMNS)  # per column: a row would make ints floats
+
+
+def _gold_key(votes: np.ndarray, gold: np.ndarray) -> tuple:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(votes.tobytes())
+    digest.update(b"|")
+    digest.update(gold.tobytes())
+    return votes.dtype.str, gold.dtype.str, len(votes), digest.hexdigest()
+
+
+def _gold_figures(L: np.ndarray, labelled: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Correct, Incorrect and Emp. Acc. per LF, each LF's from `GOLD_FIGURES` or snorkel on its own column."""
+    per_lf = []
+    for j in range(L.shape[1]):
+        rows = labelled & (L[:, j] != ABSTAIN)
+        votes, gold = L[rows, j], y[rows].astype(int)
+        key = _gold_key(votes, gold)
+        figures = GOLD_FIGURES.get(key)
+        if figures is None:  # computed outside the lock: sessions asking at once both compute the same figures
+            figures = GOLD_FIGURES.put(key, _snorkel_gold_figures(votes, gold))
+        per_lf.append(figures)
+    return {col: np.array([f[i] for f in per_lf]) for i, col in enumerate(GOLD_COLUMNS)}
+
+
+def _gold_figures_joint(L: np.ndarray, specs: Sequence[LFSpec], y: np.ndarray,
+                        voted: np.ndarray) -> dict[str, np.ndarray]:
+    """Correct, Incorrect and Emp. Acc. per LF from one snorkel call on the rows some LF voted on: the reference
+    `_gold_figures` must equal (tests), and what is used when some vote or gold is below -1."""
+    from snorkel.labeling import LFAnalysis
+
+    with_gold = LFAnalysis(L[voted], list(specs)).lf_summary(y[voted].astype(int))
+    return {col: with_gold[col].to_numpy() for col in GOLD_COLUMNS}
+
+
+def _lf_summary(L: np.ndarray, specs: Sequence[LFSpec], y, *, cached: bool = True) -> pd.DataFrame:
     from snorkel.labeling import LFAnalysis
 
     L = np.asarray(L)
@@ -67,9 +157,10 @@ def _lf_summary(L: np.ndarray, specs: Sequence[LFSpec], y) -> pd.DataFrame:
     labelled = ~np.isnan(y)
     voted = labelled & (L != ABSTAIN).any(axis=1)
     if voted.any():
-        with_gold = LFAnalysis(L[voted], list(specs)).lf_summary(y[voted].astype(int))
-        for col in ("Correct", "Incorrect", "Emp. Acc."):
-            summary[col] = with_gold[col].to_numpy()
+        per_lf = cached and L.min() >= ABSTAIN and y[voted].astype(int).min() >= ABSTAIN
+        figures = _gold_figures(L, labelled, y) if per_lf else _gold_figures_joint(L, specs, y, voted)
+        for col in GOLD_COLUMNS:
+            summary[col] = figures[col]
     else:  # what snorkel reports for LFs that never vote on a labelled row
         summary["Correct"], summary["Incorrect"], summary["Emp. Acc."] = 0, 0, 0.0
     summary["Labelled"] = ((L != ABSTAIN) & labelled[:, None]).sum(axis=0)
