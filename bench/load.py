@@ -39,7 +39,6 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -58,8 +57,7 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from bench.ui_latency import ensure_bench_data
-from tests.browser import APP, ROOT, _healthy, _log_tail, free_port, streamlit_server
-from tests.processes import stop as stop_process
+from tests.browser import APP, free_port, serving, streamlit_server
 
 PAGE = "labeling_functions"  # the page's URL path
 LF = "polarity_positive"
@@ -490,18 +488,8 @@ def serve(data: Path, log: Path, port: int, profile: Path | None):
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--", "--data", str(data)]
     url = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        deadline = time.monotonic() + 120
-        while not _healthy(f"{url}/_stcore/health"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the profiled server did not come up:\n{_log_tail(log)}")
-            time.sleep(0.1)
+    with serving(cmd, url, log, timeout=120):
         yield url
-    finally:
-        stop_process(proc, 10)
 
 
 def profile_snapshot(path: Path | None, after: float) -> dict | None:

@@ -181,6 +181,19 @@ def _last_modified(path: str, st: os.stat_result, folder: bool) -> float:
         return max([st.st_mtime, *(e.stat(follow_symlinks=False).st_mtime for e in entries)])
 
 
+def running_since(pid: int) -> float | None:
+    """When process `pid` on this host started (epoch seconds, psutil), or None when there is no such process or
+    it has exited (a zombie not yet collected). psutil.AccessDenied when it exists but cannot be looked at. The
+    one liveness check of this project's processes: temp-file writers here, retrain jobs in the run registry."""
+    try:
+        process = psutil.Process(pid)
+        if process.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+            return None
+        return process.create_time()
+    except psutil.NoSuchProcess:
+        return None
+
+
 def writer_alive(pid: int, st: os.stat_result) -> bool:
     """Whether process `pid`, named in a temp file or folder whose stat is `st`, may still be writing it: it
     exists on this host, is no zombie, and started before the temp was last touched (a later start means the pid
@@ -188,14 +201,11 @@ def writer_alive(pid: int, st: os.stat_result) -> bool:
     if pid == os.getpid():
         return True  # another thread of this process may be writing it
     try:
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:  # exited, not yet collected
-            return False
-        started = process.create_time()
-    except psutil.NoSuchProcess:
-        return False
+        started = running_since(pid)
     except (psutil.AccessDenied, OSError):
         return True
+    if started is None:
+        return False
     # ctime counts too: moving a folder aside touches only its ctime. The slack covers psutil's start time,
     # which is derived from the boot time in whole seconds.
     return started <= max(st.st_mtime, st.st_ctime) + _START_SLACK_SECONDS

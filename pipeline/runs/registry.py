@@ -56,6 +56,8 @@ from typing import Any
 
 import psutil
 
+from pipeline.data.files import running_since
+
 __all__ = [
     "ACTIVE",
     "DIED_MESSAGE",
@@ -225,16 +227,13 @@ def job_alive(run: Run, *, stale_after: float = HEARTBEAT_STALE_SECONDS,
     if not run.on_this_host:
         return run.heartbeat_age() <= heartbeat_limit(run, stale_after, queued_stale_after)
     try:
-        process = psutil.Process(run.pid)
-        if process.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):  # exited, not yet collected
-            return False
-        started = round(process.create_time() * 1000)
-    except psutil.NoSuchProcess:
-        return False
+        started = running_since(run.pid)
     except psutil.AccessDenied:  # exists, owned by someone else: trust the recorded start time if any
         return run.pid_started is None
+    if started is None:
+        return False
     # the same pid with another start time is another process: the job's pid was reused
-    return run.pid_started is None or started == run.pid_started
+    return run.pid_started is None or round(started * 1000) == run.pid_started
 
 
 # --------------------------------------------------------------------------------------------------------------
