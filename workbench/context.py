@@ -7,11 +7,8 @@ read-only (st.cache_resource is shared by all sessions): per-user state lives in
 
 from __future__ import annotations
 
-import argparse
-import functools
 import json
 import os
-import sys
 import threading
 from pathlib import Path
 
@@ -22,23 +19,15 @@ from lfs.workspace import Split, open_split
 from pipeline.data.dataset import PreparedData, load_prepared
 from pipeline.data.prepare import MANIFEST_FILE
 from pipeline.runs.registry import Registry
+from workbench.app_args import app_args
 
 DATA_ENV = "LF_WORKBENCH_DATA"
 SETUP_HINT = ("Create it with `make run` (synthetic seed-scale data), or `python -m pipeline ensure-data --data "
               "{data}` (add `--scale tiny` for a quick look); to use the real Goodreads files see the README.")
 
 
-@functools.cache
-def _data_arg(argv: tuple[str, ...]) -> str | None:
-    """`--data` among the app's arguments (parsed once per command line: every page run asks for it often)."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--data", default=None)
-    args, _ = parser.parse_known_args(list(argv))
-    return args.data
-
-
 def data_dir() -> Path:
-    return Path(_data_arg(tuple(sys.argv[1:])) or os.environ.get(DATA_ENV) or "data")
+    return Path(app_args().data or os.environ.get(DATA_ENV) or "data")
 
 
 def processed_dir() -> Path:

@@ -12,18 +12,16 @@ itself, pure, so it is tested without a server.
 
 from __future__ import annotations
 
-import argparse
-import functools
 import ipaddress
 import logging
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import streamlit as st
 from streamlit.runtime.context import StreamlitHeaders
 
+from workbench.app_args import app_args
 from workbench.render import markdown_literal
 
 ALLOWED_HOSTS_ENV = "LFWB_ALLOWED_HOSTS"
@@ -129,20 +127,10 @@ def refusal(host: str | None, origin: str | None, *, port: int, allowed_hosts: I
     return None
 
 
-@functools.cache
-def _allowed_hosts_args(argv: tuple[str, ...]) -> tuple[str, ...]:
-    """The values of `--allowed-hosts` in `argv` (parsed once per command line: every page run checks them)."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--allowed-hosts", action="append", default=[])
-    args, _ = parser.parse_known_args(list(argv))
-    return tuple(args.allowed_hosts)
-
-
 def configured_hosts(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> list[str]:
     """The names listed by `--allowed-hosts` (the app's arguments after `--`) and $LFWB_ALLOWED_HOSTS."""
-    argv = sys.argv[1:] if argv is None else argv
     environ = os.environ if environ is None else environ
-    listed = [*_allowed_hosts_args(tuple(argv)), environ.get(ALLOWED_HOSTS_ENV, "")]
+    listed = [*app_args(argv).allowed_hosts, environ.get(ALLOWED_HOSTS_ENV, "")]
     return [name for entry in listed for name in entry.replace(",", " ").split()]
 
 
