@@ -425,7 +425,6 @@ def recover_output(out_dir: str | Path) -> bool:
 
 def _write_folder(out_dir: Path, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
     """Write every table and the manifest into a temporary sibling folder, then swap it in for `out_dir`."""
-    recover_output(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"{out_dir} is a file, not a folder: choose another --out")
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MANIFEST_FILE).exists():
