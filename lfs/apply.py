@@ -170,10 +170,6 @@ class TextIndex:
         """Boolean mask (read-only): the items whose lower-cased text contains `keyword` (substring, or word)."""
         return self.masks([keyword], mode)[0]
 
-    def search(self, keywords: Sequence[str], mode: str) -> None:
-        """Memoise the hits of every keyword not seen yet."""
-        self.masks(keywords, mode)
-
     def masks(self, keywords: Sequence[str], mode: str) -> list[np.ndarray]:
         """hits() of every keyword, in order (those not memoised are searched now, and memoised)."""
         lowered = [k.lower() for k in keywords]
