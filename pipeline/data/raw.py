@@ -189,28 +189,24 @@ def _iter_records(path: Path, required: Sequence[str], skip_bad_lines: bool, sta
     for lines in _iter_line_blocks(path, progress):
         for line in lines:
             line_no += 1
+            problem = None
             if line is _TOO_LONG:
+                problem = (f"line longer than {_size(MAX_LINE_BYTES)}, the longest the loader reads "
+                           "(is this a JSON-lines file?)")
+            else:
+                try:
+                    record = _parse_json(line.decode("utf-8"))
+                except UnicodeDecodeError as e:
+                    problem = f"not valid UTF-8 ({e.reason} at byte {e.start})"
+                except json.JSONDecodeError as e:
+                    problem = f"not valid JSON ({e.msg}: column {e.colno})"
+                except ValueError:  # json's int(): past Python's int string conversion limit
+                    problem = f"unreadable JSON (an integer longer than {sys.get_int_max_str_digits():,} digits)"
+                except RecursionError:  # the C scanner recurses once per [ or {
+                    problem = "unreadable JSON (arrays or objects nested too deeply)"
+            if problem is not None:
                 stats.lines += 1
-                bad(line_no, f"line longer than {_size(MAX_LINE_BYTES)}, the longest the loader reads "
-                             "(is this a JSON-lines file?)")
-                continue
-            try:
-                record = _parse_json(line.decode("utf-8"))
-            except UnicodeDecodeError as e:
-                stats.lines += 1
-                bad(line_no, f"not valid UTF-8 ({e.reason} at byte {e.start})")
-                continue
-            except json.JSONDecodeError as e:
-                stats.lines += 1
-                bad(line_no, f"not valid JSON ({e.msg}: column {e.colno})")
-                continue
-            except ValueError:  # json's int(): past Python's int string conversion limit
-                stats.lines += 1
-                bad(line_no, f"unreadable JSON (an integer longer than {sys.get_int_max_str_digits():,} digits)")
-                continue
-            except RecursionError:  # the C scanner recurses once per [ or {
-                stats.lines += 1
-                bad(line_no, "unreadable JSON (arrays or objects nested too deeply)")
+                bad(line_no, problem)
                 continue
             if record is _BLANK:
                 continue
