@@ -15,16 +15,15 @@ figure so that the UI can open the examples.
 from __future__ import annotations
 
 import hashlib
-import threading
 import warnings
-from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .apply import OPS, LFData
+from .lru import LRUCache
 from .spec import ABSTAIN, KeywordLF, LFSpec, ThresholdLF
 
 Z95 = 1.959963984540054
@@ -63,36 +62,12 @@ def lf_summary(L: np.ndarray, specs: Sequence[LFSpec], y=None) -> pd.DataFrame:
 GOLD_COLUMNS = ("Correct", "Incorrect", "Emp. Acc.")
 
 
-class GoldFigures:
+class GoldFigures(LRUCache):
     """snorkel's (Correct, Incorrect, Emp. Acc.) of one LF column by key, least recently used evicted first beyond
-    `max_items`. Thread-safe: the workbench's sessions share it."""
+    `max_items`; shared by the workbench's sessions."""
 
     def __init__(self, max_items: int = 256):
-        self.max_items = max_items
-        self._items: OrderedDict[Hashable, tuple] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> tuple | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value: tuple) -> tuple:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
+        super().__init__(max_items=max_items)
 
 
 GOLD_FIGURES = GoldFigures()

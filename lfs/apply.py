@@ -26,12 +26,12 @@ import re
 import threading
 import weakref
 from array import array
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .lru import LRUCache
 from .spec import ABSTAIN, KeywordLF, LFSpec, PythonLF, ThresholdLF
 
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -56,67 +56,15 @@ def is_word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-class ArrayLRU:
-    """Read-only numpy arrays by key, least recently used evicted first beyond `max_bytes` (their total nbytes)
-    or `max_items`. Thread-safe: the workbench's sessions share it."""
+class ArrayLRU(LRUCache):
+    """Read-only numpy arrays by key (`LRUCache` by their nbytes): what one session reads, no session changes."""
 
     def __init__(self, *, max_bytes: int | None = None, max_items: int | None = None):
-        self.max_bytes, self.max_items = max_bytes, max_items
-        self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self._drops: list[Callable[[Hashable], bool]] = []  # discard() requests, applied under the lock
-
-    def get(self, key: Hashable) -> np.ndarray | None:
-        with self._lock:
-            self._apply_drops()
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
+        super().__init__(max_bytes=max_bytes, max_items=max_items, size=lambda array: array.nbytes)
 
     def put(self, key: Hashable, value: np.ndarray) -> np.ndarray:
-        """Keep `value` (made read-only) under `key` and return it; one larger than max_bytes is not kept."""
         value.setflags(write=False)
-        with self._lock:
-            self._apply_drops()
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= old.nbytes
-            if self.max_bytes is None or value.nbytes <= self.max_bytes:
-                self._items[key] = value
-                self._bytes += value.nbytes
-            while self._items and ((self.max_bytes is not None and self._bytes > self.max_bytes)
-                                   or (self.max_items is not None and len(self._items) > self.max_items)):
-                self._bytes -= self._items.popitem(last=False)[1].nbytes
-        return value
-
-    def discard(self, drop: Callable[[Hashable], bool]) -> None:
-        """Forget the entries whose key `drop` accepts. Without taking the lock (list.append is atomic): it is
-        called from finalizers, which the garbage collector may run in a thread that holds the lock."""
-        self._drops.append(drop)
-
-    def _apply_drops(self) -> None:
-        while self._drops:
-            drop = self._drops.pop()
-            for key in [k for k in self._items if drop(k)]:
-                self._bytes -= self._items.pop(key).nbytes
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
-    @property
-    def nbytes(self) -> int:
-        with self._lock:
-            self._apply_drops()
-            return self._bytes
-
-    def __len__(self) -> int:
-        with self._lock:
-            self._apply_drops()
-            return len(self._items)
+        return super().put(key, value)
 
 
 KEYWORD_MASKS = ArrayLRU(max_bytes=KEYWORD_CACHE_BYTES)
