@@ -21,12 +21,12 @@ def workbench_data(trained_workbench, tmp_path):
 
 def test_recommend_lists_ten_books(workbench, workbench_data):
     workbench.open()  # the app's front page, then the menu, as a user gets there
-    workbench.page.get_by_test_id("stSidebarNav").get_by_text("Recommend", exact=True).click()
-    workbench.page.wait_for_url("**/recommend")
-    workbench.idle()
-    workbench.key("rec-model").wait_for()
-    user = workbench.page.get_by_test_id("stSelectbox").filter(has_text="Test user").inner_text()
+    workbench.navigate("Recommend", "recommend", "rec-model")
     rows = workbench.key("rec-model").locator("table tbody tr")
+    # The container is drawn before its table: wait for the table's last row, not only for the container.
+    rows.nth(9).wait_for()
+    workbench.idle()
+    user = workbench.page.get_by_test_id("stSelectbox").filter(has_text="Test user").inner_text()
     assert rows.count() == 10
     ranks = [rows.nth(i).locator("td").first.inner_text().strip() for i in range(10)]
     assert ranks == [f"{r}." for r in range(1, 11)]
@@ -40,7 +40,9 @@ def test_recommend_lists_ten_books(workbench, workbench_data):
     text = workbench.text("rec-model")
     for title in expected["title"]:
         assert title in text
-    assert workbench.key("rec-popular").locator("table tbody tr").count() == 10
+    popular = workbench.key("rec-popular").locator("table tbody tr")
+    popular.nth(9).wait_for()
+    assert popular.count() == 10
     assert not workbench.page.get_by_test_id("stException").count()
     assert not workbench.dialogs, workbench.dialogs
     assert not workbench.console_errors, workbench.console_errors
