@@ -117,6 +117,7 @@ class Session:
         self.conn = None
         self.page_hash = ""
         self.value_id: str | None = None
+        self.fragment_id = ""  # the fragment the threshold input is drawn in ("" when none)
         self.stats_path: tuple | None = None
         self.labels: dict[tuple, str] = {}  # what each delta path showed, for the time split
 
@@ -144,6 +145,7 @@ class Session:
         back = BackMsg()
         back.rerun_script.query_string = ""
         back.rerun_script.page_script_hash = self.page_hash
+        back.rerun_script.fragment_id = self.fragment_id  # as the browser: an edit in a fragment reruns only it
         widget = back.rerun_script.widget_states.widgets.add()
         widget.id = self.value_id
         widget.double_value = value
@@ -189,7 +191,7 @@ class Session:
             self._delta(msg, run, now)
         elif kind == "script_finished":
             status = ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished)
-            if status == "FINISHED_SUCCESSFULLY":
+            if status in ("FINISHED_SUCCESSFULLY", "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"):
                 run.finished = now
             elif status != "FINISHED_EARLY_FOR_RERUN":
                 run.exceptions.append(f"script finished {status}")
@@ -219,6 +221,7 @@ class Session:
                 label = f"{etype} {_user_key(inner.id)}"
             if etype == "number_input" and element.number_input.id.endswith(f"-{VALUE_KEY}"):
                 self.value_id = element.number_input.id
+                self.fragment_id = delta.fragment_id
                 run.value = element.number_input.value if element.number_input.set_value else None
             elif etype == "markdown":
                 body = element.markdown.body

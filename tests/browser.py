@@ -201,6 +201,10 @@ class AppPage:
         """Click the button with key `key` (Streamlit also draws a hidden copy of a button to measure it)."""
         self.key(key).locator("button:visible").click()
 
+    def pill(self, key: str, starts: str) -> None:
+        """Click the option of the pills widget with key `key` whose text starts with `starts`."""
+        self.key(key).get_by_role("button").filter(has_text=re.compile(rf"^\s*{re.escape(starts)}")).click()
+
     def navigate(self, title: str, url_path: str, ready_key: str) -> None:
         """Go to another page through the sidebar menu, as a user does, until `ready_key` is drawn and idle."""
         self.page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()

@@ -87,6 +87,13 @@ def workbench_server(request, workbench_data, tmp_path):
     print(f"streamlit log (tail):\n{log_tail(log)}")  # shown with a failing test's report
 
 
+def await_sidebar(app, *, unsaved: bool) -> None:
+    """Wait until the sidebar shows (or no longer shows) the working copy's "unsaved changes" mark."""
+    app.page.wait_for_function(
+        "(want) => document.querySelector(\"[data-testid='stSidebar']\")"
+        ".innerText.includes('unsaved changes') === want", arg=unsaved)
+
+
 def open_lf_page(app) -> None:
     """The front page, then Labeling functions from the menu, as a user gets there."""
     app.open()
@@ -120,6 +127,16 @@ def test_threshold_edit_changes_coverage(workbench, workbench_data):
 
     assert after < before  # a higher threshold on "polarity > t" labels fewer rows
     assert abs(after - dev_figures(workbench_data, LF, value=0.6)[0]) < 0.006
+    # The editors rerun as a fragment, without the app's frame: the sidebar still follows the edit ...
+    await_sidebar(workbench, unsaved=True)
+    # ... a second edit (no change to the frame) leaves it as it is ...
+    field.fill("0.5")
+    workbench.change_text(f"stats-{LF}", lambda: field.press("Enter"))
+    await_sidebar(workbench, unsaved=True)
+    # ... and back at the saved value the mark goes.
+    field.fill("0.3")
+    assert abs(coverage(workbench.change_text(f"stats-{LF}", lambda: field.press("Enter"))) - before) < 0.006
+    await_sidebar(workbench, unsaved=False)
     assert not workbench.problems()
 
 
@@ -128,7 +145,7 @@ def test_incorrect_figure_opens_its_rows_in_examples(workbench, workbench_data):
     shown = incorrect(workbench.text(f"stats-{LF}"))
     assert shown == dev_figures(workbench_data, LF)[1] > 0
 
-    workbench.click(f"inspect-{LF}-incorrect")
+    workbench.pill(f"inspect-{LF}", "incorrect")
     workbench.await_page("examples", "ex-count")
 
     assert LF in workbench.text("ex-lf") and "incorrect" in workbench.text("ex-kind")
@@ -139,7 +156,7 @@ def test_incorrect_figure_opens_its_rows_in_examples(workbench, workbench_data):
 
 def test_hostile_review_renders_as_text(workbench):
     open_lf_page(workbench)
-    workbench.click(f"inspect-{HOSTILE_LF}-fires")
+    workbench.pill(f"inspect-{HOSTILE_LF}", "fires")
     workbench.await_page("examples", "ex-count")
 
     review = workbench.page.locator("div.review", has_text="perfect book.")  # the hostile review's plain words

@@ -40,6 +40,8 @@ from workbench.render import markdown_literal
 from workbench.widgets import label_name
 
 ADD_TEMPLATES = ("keyword", "threshold")
+OP_WIDTH = 90  # px: the operator's selectbox ("<", ">=", ...) in a threshold row
+SIDE_WIDTH = 200  # px: a keyword rule's label and remove button beside its keywords
 _LABEL_OPTIONS = tuple(sorted(LABELS, reverse=True))  # positive first
 
 
@@ -165,11 +167,13 @@ def _delete(name: str) -> None:
 def editor(spec: LFSpec, split: Split) -> None:
     """The widgets of one LF, its error if its last edit was rejected."""
     name = spec.name
-    head, switch, delete = st.columns([6, 2, 1], vertical_alignment="center")
-    head.markdown(f"**`{name}`** · {spec.template}")
+    # Rows are horizontal containers, not st.columns: one layout block instead of one per column, and every
+    # element is sent again on each edit.
+    head = st.container(horizontal=True, vertical_alignment="center")
+    head.markdown(f"**`{name}`** · {spec.template}", width="stretch")
     _seed(wkey(name, "enabled"), spec.enabled)
-    switch.toggle("Enabled", key=wkey(name, "enabled"), on_change=_set, args=(name, "enabled", "enabled"))
-    delete.button(":material/delete:", key=wkey(name, "delete"), help=f"Delete {name}", on_click=_delete,
+    head.toggle("Enabled", key=wkey(name, "enabled"), on_change=_set, args=(name, "enabled", "enabled"))
+    head.button(":material/delete:", key=wkey(name, "delete"), help=f"Delete {name}", on_click=_delete,
                   args=(name,))
     if spec.note:
         st.caption(markdown_literal(spec.note))
@@ -191,16 +195,16 @@ def _choice(label: str, options, name: str, field: str, attr: str, value, contai
 
 def _threshold_editor(spec: ThresholdLF, split: Split) -> None:
     name = spec.name
-    feature, op, value, label = st.columns([3, 1.4, 2, 2])
-    _choice("Feature", list(FEATURES), name, "feature", "feature", spec.feature, feature,
+    row = st.container(horizontal=True)
+    _choice("Feature", list(FEATURES), name, "feature", "feature", spec.feature, row,
             help=FEATURES.get(spec.feature))
-    _choice("Operator", OPERATORS, name, "op", "op", spec.op, op)
-    _choice("Label", _LABEL_OPTIONS, name, "label", "label", spec.label, label, format_func=label_name)
+    _choice("Operator", OPERATORS, name, "op", "op", spec.op, row, width=OP_WIDTH)
     low, high, step = slider_range(*feature_range(context.fingerprint(), spec.feature, split), spec.value)
     decimals = max(0, -math.floor(math.log10(step))) + 1
     _seed(wkey(name, "value"), float(spec.value))
-    value.number_input("Threshold", key=wkey(name, "value"), step=step, format=f"%.{decimals}f",
-                       on_change=_set_value, args=(name, "value"))
+    row.number_input("Threshold", key=wkey(name, "value"), step=step, format=f"%.{decimals}f",
+                     on_change=_set_value, args=(name, "value"))
+    _choice("Label", _LABEL_OPTIONS, name, "label", "label", spec.label, row, format_func=label_name)
     _seed(wkey(name, "slider"), float(spec.value))
     st.slider(f"Threshold over the observed range of {spec.feature}", min_value=low, max_value=high, step=step,
               key=wkey(name, "slider"), on_change=_set_value, args=(name, "slider"), label_visibility="collapsed")
@@ -208,15 +212,16 @@ def _threshold_editor(spec: ThresholdLF, split: Split) -> None:
 
 def _keyword_editor(spec: KeywordLF) -> None:
     name = spec.name
-    field, match = st.columns(2)
-    _choice("Text field", TEXT_FIELDS, name, "field", "field", spec.field, field)
-    _choice("Match", MATCH_MODES, name, "match", "match", spec.match, match,
+    row = st.container(horizontal=True)
+    _choice("Text field", TEXT_FIELDS, name, "field", "field", spec.field, row)
+    _choice("Match", MATCH_MODES, name, "match", "match", spec.match, row,
             help="substring: anywhere in the text; word: not touching a letter, digit or '_' on either side")
     pending = wkey(name, f"rule{len(spec.rules) + 1}-keywords") in st.session_state
     n = len(spec.rules) + pending
     for i in range(1, n + 1):
         rule = spec.rules[i - 1] if i <= len(spec.rules) else KeywordRule((), LABELS[-1])
-        words, side = st.columns([4, 2])
+        words = st.container(horizontal=True)
+        side = words.container(width=SIDE_WIDTH)
         _seed(wkey(name, f"rule{i}-keywords"), keywords_text(rule.keywords))
         words.text_area(f"Rule {i}: keywords, one per line" + (" (new: joins the LF once it has one)"
                                                                if i > len(spec.rules) else ""),
@@ -288,20 +293,20 @@ def _add() -> None:
 def add_form() -> None:
     """Name and template, then the template's fields; Add validates and appends to the working copy."""
     st.markdown("**Add a labeling function**")
-    name, template = st.columns([3, 2])
-    name.text_input("Name", key=state.ADD_NAME, placeholder="letters, digits, '_' and '-'", max_chars=64)
-    template.selectbox("Template", ADD_TEMPLATES, key=state.ADD_TEMPLATE)
+    row = st.container(horizontal=True)
+    row.text_input("Name", key=state.ADD_NAME, placeholder="letters, digits, '_' and '-'", max_chars=64)
+    row.selectbox("Template", ADD_TEMPLATES, key=state.ADD_TEMPLATE)
     if st.session_state.get(state.ADD_TEMPLATE, ADD_TEMPLATES[0]) == "threshold":
-        feature, op, value, label = st.columns([3, 1.4, 2, 2])
-        feature.selectbox("Feature", list(FEATURES), key=state.ADD_FEATURE)
-        op.selectbox("Operator", OPERATORS, key=state.ADD_OP)
-        value.number_input("Threshold", value=0.0, key=state.ADD_VALUE, format="%g")
-        label.selectbox("Label", _LABEL_OPTIONS, format_func=label_name, key=state.ADD_LABEL)
+        row = st.container(horizontal=True)
+        row.selectbox("Feature", list(FEATURES), key=state.ADD_FEATURE)
+        row.selectbox("Operator", OPERATORS, key=state.ADD_OP, width=OP_WIDTH)
+        row.number_input("Threshold", value=0.0, key=state.ADD_VALUE, format="%g")
+        row.selectbox("Label", _LABEL_OPTIONS, format_func=label_name, key=state.ADD_LABEL)
     else:
-        field, match, label = st.columns(3)
-        field.selectbox("Text field", TEXT_FIELDS, key=state.ADD_FIELD)
-        match.selectbox("Match", MATCH_MODES, key=state.ADD_MATCH)
-        label.selectbox("Votes", _LABEL_OPTIONS, format_func=label_name, key=state.ADD_KW_LABEL)
+        row = st.container(horizontal=True)
+        row.selectbox("Text field", TEXT_FIELDS, key=state.ADD_FIELD)
+        row.selectbox("Match", MATCH_MODES, key=state.ADD_MATCH)
+        row.selectbox("Votes", _LABEL_OPTIONS, format_func=label_name, key=state.ADD_KW_LABEL)
         st.text_area("Keywords, one per line", key=state.ADD_KEYWORDS, height=110)
     st.button("Add LF", icon=":material/add:", key="add-submit", on_click=_add)
     message = st.session_state.get(state.LF_ADD_ERROR)

@@ -26,7 +26,7 @@ from lfs.example_rows import ExampleFilter
 from lfs.spec import KeywordLF, LFSpec, ThresholdLF
 from lfs.store import ConfigChanges, ConfigConflict, ConfigStore, StaleVersionError
 from lfs.workspace import Split
-from workbench import context, nav, state
+from workbench import context, nav, state, widgets
 from workbench.charts import lf as charts
 from workbench.lf_editor import feature_range
 from workbench.render import markdown_literal
@@ -87,6 +87,32 @@ def open_examples(example_filter: ExampleFilter) -> None:
     st.switch_page(nav.EXAMPLES)
 
 
+def _picked(key: str, filters: dict[str, ExampleFilter]) -> None:
+    """A figure's pill was clicked: its rows open on the page's next run (`follow_up`; a callback cannot switch
+    pages), and the pill is unselected again: it is a link, not a choice."""
+    picked = st.session_state.get(key)
+    st.session_state[key] = None
+    if picked in filters:
+        st.session_state[state.INSPECT_PENDING] = filters[picked]
+
+
+def inspect_pills(key: str, label: str, links: dict[str, tuple[str, ExampleFilter]], **kw) -> None:
+    """One widget for several figures that open their rows: {option: (text shown, filter of its rows)}. One
+    pills widget instead of a button per figure: the page has fewer elements to send on every edit."""
+    st.pills(label, list(links), key=key, format_func=lambda option: links[option][0], label_visibility="collapsed",
+             on_change=_picked, args=(key, {option: f for option, (_, f) in links.items()}), **kw)
+
+
+def follow_up() -> None:
+    """First in the page's live part: open the rows of a clicked figure; rerun the whole app when the frame
+    outside the live part is out of date (it reruns on its own after an edit)."""
+    pending = st.session_state.pop(state.INSPECT_PENDING, None)
+    if pending is not None:
+        open_examples(pending)
+    if widgets.frame_is_stale():
+        st.rerun(scope="app")
+
+
 def _count(share: float, rows: int) -> int:
     """A count back from snorkel's share of rows."""
     return int(round(float(share) * rows))
@@ -99,7 +125,7 @@ def _pts(now: float, before: float | None) -> float | None:
 # -- figures -----------------------------------------------------------------------------------------------------
 def totals(now: Analysis, saved: Analysis | None, base: int) -> None:
     """Coverage, overlaps, conflicts and majority-vote accuracy of all enabled LFs, with the change since `base`,
-    and the buttons that open the uncovered and the conflicting rows."""
+    and the pills that open the uncovered and the conflicting rows."""
     t, s = now.totals, (saved.totals if saved else {})
     figures = [("Coverage", "coverage", "normal", "rows at least one LF labels"),
                ("Overlaps", "overlap_rate", "off", "rows two or more LFs label"),
@@ -107,20 +133,20 @@ def totals(now: Analysis, saved: Analysis | None, base: int) -> None:
                ("Majority-vote accuracy", "mv_accuracy", "normal",
                 f"majority vote of the enabled LFs against gold, on the {t.get('mv_labelled', 0):,} labelled rows "
                 "it decides (ties abstain)")]
-    for col, (label, key, colour, help_text) in zip(st.columns(len(figures)), figures, strict=True):
+    row = st.container(horizontal=True)
+    for label, key, colour, help_text in figures:
         value = t.get(key, float("nan"))
         delta = _pts(value, s.get(key))
-        col.metric(label, "–" if pd.isna(value) else f"{value:.2%}",
+        row.metric(label, "–" if pd.isna(value) else f"{value:.2%}",
                    delta=None if delta is None or abs(delta) < 5e-5 else f"{delta:+.2f} pts vs v{base}",
                    delta_color=colour, help=help_text)
     rows = t["rows"]
-    row = st.container(horizontal=True)
-    uncovered = rows - _count(t["coverage"], rows)
-    if row.button(f"rows no LF covers: {uncovered:,}", key="inspect-uncovered", icon=":material/search:"):
-        open_examples(ExampleFilter(split=SPLIT, uncovered=True))
-    if row.button(f"rows with conflicting votes: {_count(t['conflict_rate'], rows):,}", key="inspect-conflicts",
-                  icon=":material/search:"):
-        open_examples(ExampleFilter(split=SPLIT, conflicts=True))
+    uncovered, conflicting = rows - _count(t["coverage"], rows), _count(t["conflict_rate"], rows)
+    inspect_pills("inspect-totals", "Open rows", {
+        "uncovered": (f"rows no LF covers: {uncovered:,}",
+                      ExampleFilter(split=SPLIT, uncovered=True)),
+        "conflicts": (f"rows with conflicting votes: {conflicting:,}",
+                      ExampleFilter(split=SPLIT, conflicts=True))})
 
 
 def summary_table(now: Analysis, saved: Analysis | None, base: int) -> None:
@@ -158,7 +184,7 @@ def stats_line(row: pd.Series, saved_row: pd.Series | None, base: int) -> str:
 
 
 def lf_stats(name: str, now: Analysis, saved: Analysis | None, base: int) -> None:
-    """The live figures of one enabled LF (container `stats-{name}`) and the buttons that open its rows."""
+    """The live figures of one enabled LF (container `stats-{name}`) and the pills that open its rows."""
     row = now.summary.loc[name]
     saved_row = saved.summary.loc[name] if saved is not None and name in saved.summary.index else None
     rows = now.totals["rows"]
@@ -166,11 +192,9 @@ def lf_stats(name: str, now: Analysis, saved: Analysis | None, base: int) -> Non
               "incorrect": int(row.get("Incorrect", 0)), "conflicts": _count(row["Conflicts"], rows)}
     with st.container(key=f"stats-{name}"):
         st.markdown(stats_line(row, saved_row, base))
-        buttons = st.container(horizontal=True)
-        for kind in INSPECT_KINDS:
-            if buttons.button(f"{kind} {counts[kind]:,}", key=f"inspect-{name}-{kind}", type="tertiary",
-                              help=f"Open the {kind} rows of {name} on the Examples page"):
-                open_examples(ExampleFilter(split=SPLIT, lf=name, kind=kind))
+    inspect_pills(f"inspect-{name}", f"Open the rows of {name}", {
+        kind: (f"{kind} {counts[kind]:,}", ExampleFilter(split=SPLIT, lf=name, kind=kind)) for kind in INSPECT_KINDS},
+        help=f"Open the rows of {name} on the Examples page")
 
 
 def charts_panel(cfg: LFConfig, now: Analysis, split: Split) -> None:
@@ -276,10 +300,10 @@ def _dismiss() -> None:
 def save_bar(store: ConfigStore, cfg: LFConfig) -> None:
     """Note, Save, what is unsaved; a refused (stale) save as a conflict with the ways out."""
     base, latest = state.base_version(), store.latest()
-    note, button = st.columns([5, 1], vertical_alignment="bottom")
-    note.text_input("Note for the saved version", key=state.SAVE_NOTE, placeholder="what changed and why",
-                    max_chars=300)
-    button.button("Save", key="save", type="primary", icon=":material/save:", on_click=_save, width="stretch")
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    row.text_input("Note for the saved version", key=state.SAVE_NOTE, placeholder="what changed and why",
+                   max_chars=300)
+    row.button("Save", key="save", type="primary", icon=":material/save:", on_click=_save)
     unsaved = ConfigChanges.between(store.load(base), cfg)
     st.caption(f"Editing version {base} (latest {latest}) · "
                + (f"unsaved: {unsaved.describe()}" if unsaved else "no unsaved changes"))
