@@ -8,7 +8,8 @@ and against baselines measured in the same run:
   read floor  gzip-decompress and json-parse every raw line: the least any Python reader of the raw files does;
   seed layout the same tables read with pandas, plus the seed's in-memory layout: the user's book_idxs
               tuple copied onto every labelled row (time and memory).
-Then prints the calibration table: the seed tutorial's five LFs (tests/seed_lfs.py, run by snorkel's
+Then prints the text statistics of the first 50,000 raw reviews beside the real files' (pipeline.data.textstats)
+and the calibration table: the seed tutorial's five LFs (tests/seed_lfs.py, run by snorkel's
 PandasLFApplier) on the generated dev split, side by side with the seed's dev table.
 
 Usage: python -m bench.data_pipeline [--scale seed] [--repeat 3] [--work DIR] [--skip-calibration]
@@ -92,6 +93,20 @@ def timed(fn, repeat: int) -> list[float]:
     return out
 
 
+def text_fidelity(raw: Path, processed: Path) -> None:
+    import itertools
+
+    from pipeline.data.raw import iter_reviews
+    from pipeline.data.textstats import SAMPLE, fidelity_table, text_stats
+
+    chunks = iter_reviews(raw, columns=["review_text"], chunk_rows=SAMPLE)
+    stats = text_stats(itertools.chain.from_iterable(c["review_text"] for c in chunks))
+    counts = json.loads((processed / "manifest.json").read_text()).get("counts", {})
+    print(f"\nText and ratings against the real files (first {stats.reviews:,} raw reviews, "
+          f"{stats.sentences:,} sentences, mean {stats.mean_tokens:.0f} tokens)")
+    print(fidelity_table(stats, counts).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
 def calibration(processed: Path) -> None:
     import numpy as np
     from snorkel.labeling import LFAnalysis, PandasLFApplier
@@ -157,6 +172,7 @@ def main() -> None:
               f"{med / bmed:6.2f}  {ok}")
     print(f"memory of users + splits: {ours_mb:,.0f} MB with book sets stored once per user, "
           f"{seed_mb:,.0f} MB in the seed's layout (a tuple per row), ratio {ours_mb / seed_mb:.2f}")
+    text_fidelity(raw, processed)
     if not args.skip_calibration:
         calibration(processed)
 

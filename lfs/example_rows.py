@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.data.dataset import RATED_SPLITS, SPLITS
+from pipeline.data.dataset import RATED_SPLITS, SPLITS, author_names
 
 from .analysis import ROW_KINDS, conflict_rows, keyword_rows, lf_rows, uncovered_rows
 from .spec import KeywordLF, LFSpec
@@ -164,7 +164,7 @@ def page_of(positions: np.ndarray, page: int, size: int) -> np.ndarray:
 
 
 # -- what a card shows ------------------------------------------------------------------------------------------
-FIXED_COLUMNS = ("title", "first_author", "same_author_count", "polarity", "subjectivity", "gold", "review_text")
+FIXED_COLUMNS = ("title", "author", "same_author_count", "polarity", "subjectivity", "gold", "review_text")
 
 
 def vote_column(name: str) -> str:
@@ -173,15 +173,16 @@ def vote_column(name: str) -> str:
 
 
 def example_frame(split: Split, specs: Sequence[LFSpec], L: np.ndarray, positions: np.ndarray) -> pd.DataFrame:
-    """One row per position (index: the position in the split): the book's title and first author, the
-    same-author count, polarity and subjectivity (NaN when missing), one vote column per LF (-1 abstain, 0, 1;
-    see `vote_column`), gold (nullable Int8, <NA> without gold) and the review text (None when missing)."""
+    """One row per position (index: the position in the split): the book's title and first author ("author": its
+    name, or its id without an authors file; None for a book without authors), the same-author count, polarity and
+    subjectivity (NaN when missing), one vote column per LF (-1 abstain, 0, 1; see `vote_column`), gold (nullable
+    Int8, <NA> without gold) and the review text (None when missing)."""
     positions = np.asarray(positions, dtype=np.int64)
     book_idx = split.data.book_idx[positions]
     books, feats = split.data.books, split.data.features
     frame = pd.DataFrame({
         "title": books["title"].to_numpy()[book_idx],
-        "first_author": books["first_author"].to_numpy()[book_idx],
+        "author": author_names(books)[book_idx],
         "same_author_count": feats["same_author_count"].to_numpy(dtype=float)[positions],
         "polarity": feats["polarity"].to_numpy(dtype=float)[positions],
         "subjectivity": feats["subjectivity"].to_numpy(dtype=float)[positions],

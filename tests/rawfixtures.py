@@ -1,8 +1,9 @@
 """Tiny raw folders for tests: gzip JSON-lines files written from lists of dicts (or raw text lines).
 
-`book()`, `interaction()` and `review()` give one sane record of each file with every key of `pipeline.data.rawformat`
-in the real order and the real value types (books: all strings); keyword arguments override or add keys, and
-`drop=` removes keys. `write_raw(folder, books=..., interactions=..., reviews=...)` writes the three files.
+`book()`, `interaction()`, `review()` and `author()` give one sane record of each file with every key of
+`pipeline.data.rawformat` in the real order and the real value types (books, authors: all strings); keyword arguments
+override or add keys, and `drop=` removes keys. `write_raw(folder, books=..., interactions=..., reviews=...)` writes
+the three files, and the optional authors file when `authors=` is given.
 """
 
 from __future__ import annotations
@@ -108,6 +109,14 @@ def review(user: str | int = 1, book_id: str | int = "1", text: str = "4.5 stars
     return _record(template, rawformat.REVIEW_KEYS, overrides, drop)
 
 
+def author(author_id: str | int = "a1", name: str = "Ronald J. Fields", *, drop: Iterable[str] = (),
+           **overrides: Any) -> dict[str, Any]:
+    """An authors-file record (every value a string, as in the real file)."""
+    template = {"average_rating": "3.98", "author_id": str(author_id), "text_reviews_count": "7", "name": name,
+                "ratings_count": "49"}
+    return _record(template, rawformat.AUTHOR_KEYS, overrides, drop)
+
+
 def gzip_bytes(lines: Iterable[dict | str]) -> bytes:
     """The gzip bytes of JSON lines: a dict is dumped, a str is written as it is (for malformed lines)."""
     text = "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
@@ -122,12 +131,16 @@ def write_lines(path: Path, lines: Iterable[dict | str]) -> Path:
 
 
 def write_raw(folder: Path, *, books: Iterable[dict | str] = (), interactions: Iterable[dict | str] = (),
-              reviews: Iterable[dict | str] = (), generated: dict | None = None) -> Path:
-    """Write the three raw files into `folder` (and GENERATED.json when `generated` is given); return `folder`."""
+              reviews: Iterable[dict | str] = (), authors: Iterable[dict | str] | None = None,
+              generated: dict | None = None) -> Path:
+    """Write the three raw files into `folder` (the authors file too when `authors` is given, and GENERATED.json
+    when `generated` is); return `folder`."""
     folder = Path(folder)
     write_lines(folder / rawformat.BOOKS_FILE, books)
     write_lines(folder / rawformat.INTERACTIONS_FILE, interactions)
     write_lines(folder / rawformat.REVIEWS_FILE, reviews)
+    if authors is not None:
+        write_lines(folder / rawformat.AUTHORS_FILE, authors)
     if generated is not None:
         (folder / "GENERATED.json").write_text(json.dumps(generated))
     return folder

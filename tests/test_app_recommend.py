@@ -73,10 +73,10 @@ LISTS = ("model", "popular", "item_knn", "als")
 
 def lists(at) -> dict[str, pd.DataFrame]:
     """The ranked tables by position (the model's, popularity's, then item-kNN's and ALS's when shown): #, title,
-    author (id), score, held out."""
+    author, score, held out."""
     tables = [html_rows(e.proto.body) for e in at.get("html")]
     assert len(tables) in (2, 4), tables
-    columns = ["#", "title", "author (id)", "score", "held out"]
+    columns = ["#", "title", "author", "score", "held out"]
     return {name: pd.DataFrame(rows, columns=columns) for name, rows in zip(LISTS, tables, strict=False)}
 
 
@@ -122,12 +122,31 @@ def test_popular_ranks_unshelved_books_by_train_and_dev_counts(prepared):
 def test_lists_render_titles_as_text():
     hostile = "<img src=x onerror=alert(1)> *Bold* [link](http://x) :red[x] & 5 stars"
     frame = pd.DataFrame({"rank": [1, 2], "book_idx": [7, 8], "title": [hostile, "Plain"],
-                          "first_author": ["1", "2"], "score": [0.51234, 0.5]})
+                          "first_author": ["1", "2"], "first_author_name": ["<b>Zo\u00eb</b> & Co", "2"],
+                          "score": [0.51234, 0.5]})
     body = table_html(ranked(frame, np.array([8]), "score"))
     assert "<img" not in body and "&lt;img src=x onerror=alert(1)&gt;" in body and "&amp; 5 stars" in body
-    assert html_rows(body) == [["1.", hostile, "1", "0.5123", ""], ["2.", "Plain", "2", "0.5000", LIKED_MARK]]
+    assert "<b>" not in body
+    assert html_rows(body) == [["1.", hostile, "<b>Zo\u00eb</b> & Co", "0.5123", ""],
+                               ["2.", "Plain", "2", "0.5000", LIKED_MARK]]
     assert re.sub(r"\\(.)", r"\1", markdown_literal(hostile)) == hostile
     assert "\\[link\\]\\(http" in markdown_literal(hostile)
+
+
+def test_lists_and_the_cli_name_authors(prepared):
+    from pipeline.cli.retrain import recommend_text
+
+    user = best_test_user(prepared)
+    top = popular(prepared, user, k=5)
+    books = prepared.books.set_index("book_idx").loc[top["book_idx"]]
+    assert top["first_author"].tolist() == books["first_author"].tolist()
+    assert top["first_author_name"].tolist() == books["first_author_name"].tolist()
+    assert not any(name.isdigit() for name in top["first_author_name"]), "the generated data names its authors"
+    lines = recommend_text(top).splitlines()
+    assert lines[0].split() == ["rank", "book_idx", "title", "author", "author_id", "score"] and len(lines) == 6
+    for line, name, author_id in zip(lines[1:], top["first_author_name"], top["first_author"], strict=True):
+        assert name in line and author_id in line
+    assert ranked(top, np.array([]), "score")["author"].tolist() == top["first_author_name"].tolist()
 
 
 class FakeContender:
@@ -324,6 +343,8 @@ def test_item_knn_and_als_lists_beside_ours_with_the_same_hold_out(apptest, work
         assert shown[name]["title"].tolist() == expected["title"].tolist()
         assert (shown[name]["held out"] == LIKED_MARK).sum() == min(10, len(liked))  # favoured, held out, ★
     assert shown["item_knn"]["title"].tolist() != shown["als"]["title"].tolist()
+    expected = popular(prepared, user, k=10, hold_out=liked)["first_author_name"].tolist()
+    assert shown["popular"]["author"].tolist() == expected and not any(a.isdigit() for a in expected)  # names
     assert at.get("html")[2].proto.body.count("<img") == 0  # escaped tables, as the others
 
     at.toggle(key="rec-hold-out").set_value(False).run()  # the shelf as it is: nothing held out comes back

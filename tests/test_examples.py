@@ -48,7 +48,8 @@ def make_split(name: str = "dev", gold: bool = True) -> Split:
     features = pd.DataFrame({"polarity": POLARITY, "subjectivity": [0.9, np.nan, 0.5, 0.61, np.nan, 0.0],
                              "same_author_count": [3.0, 1.0, 2.0, np.nan, 1.0, 16.0]})
     books = pd.DataFrame({"book_idx": [0, 1], "title": ["<b>Bold</b> & Co", "Quiet"],
-                          "first_author": ["Ann O'Hara", None], "description": ["", ""]})
+                          "first_author": ["604031", None], "first_author_name": ["Ann O'Hara", None],
+                          "description": ["", ""]})
     return Split(name, rows, LFData(rows, features, books), np.array(GOLD, dtype=float) if gold else None)
 
 
@@ -183,11 +184,14 @@ def test_pages():
 def test_example_frame(dev):
     split, L = dev
     frame = example_frame(split, SPECS, L, np.array([3, 1]))
-    assert list(frame.columns) == ["title", "first_author", "same_author_count", "polarity", "subjectivity",
+    assert list(frame.columns) == ["title", "author", "same_author_count", "polarity", "subjectivity",
                                    "stars", "pos", "neg", "gold", "review_text"]
     assert frame.index.tolist() == [3, 1]
     assert frame["title"].tolist() == ["Quiet", "Quiet"]
-    assert frame.loc[3, "first_author"] is None
+    assert frame.loc[3, "author"] is None
+    assert example_frame(split, SPECS, L, np.array([0]))["author"].tolist() == ["Ann O'Hara"]  # the name, not the id
+    split.data.books.drop(columns="first_author_name", inplace=True)  # prepared before names: the id
+    assert example_frame(split, SPECS, L, np.array([0]))["author"].tolist() == ["604031"]
     assert np.isnan(frame.loc[3, "same_author_count"]) and frame.loc[1, "same_author_count"] == 1.0
     assert frame.loc[3, "polarity"] == -0.2 and np.isnan(frame.loc[1, "polarity"])
     assert frame.loc[3, "subjectivity"] == 0.61

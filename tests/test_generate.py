@@ -16,7 +16,8 @@ from pipeline.cli import main
 from pipeline.data import rawformat
 from pipeline.data.ensure import ensure_data
 from pipeline.data.files import read_marker, sha256_file
-from pipeline.data.generate import MARKER_FILE, generate, get_scale
+from pipeline.data.generate import GENERATOR_VERSION, MARKER_FILE, generate, get_scale
+from pipeline.data.generate.authors import TRADITIONS, author_names
 from pipeline.data.generate.reviews import compose_review, star_phrase
 from pipeline.data.raw import RawDataError
 from tests.rawfixtures import book, gzip_bytes, interaction, review, write_lines
@@ -113,17 +114,55 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, tiny_raw):
     out, _ = tiny_raw
     generate(tmp_path / "again", "tiny", seed=7)
     generate(tmp_path / "other", "tiny", seed=8)
-    for name in (*rawformat.RAW_FILES, MARKER_FILE):
+    for name in (*rawformat.GENERATED_FILES, MARKER_FILE):
         assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes(), name
-    assert (tmp_path / "other" / rawformat.INTERACTIONS_FILE).read_bytes() != \
-        (out / rawformat.INTERACTIONS_FILE).read_bytes()
+    for name in (rawformat.INTERACTIONS_FILE, rawformat.AUTHORS_FILE):
+        assert (tmp_path / "other" / name).read_bytes() != (out / name).read_bytes(), name
 
 
 def test_marker_records_scale_seed_and_file_hashes(tiny_raw):
     out, _ = tiny_raw
     marker = json.loads((out / MARKER_FILE).read_text())
     assert marker["scale"] == "tiny" and marker["seed"] == 7
-    assert set(marker["files"]) == set(rawformat.RAW_FILES)
+    assert marker["files"] == {name: sha256_file(out / name) for name in rawformat.GENERATED_FILES}
+
+
+def test_authors_file_has_one_line_per_author_of_the_books_file(tiny_raw):
+    out, _ = tiny_raw
+    books = _lines(out / rawformat.BOOKS_FILE)
+    authors = _lines(out / rawformat.AUTHORS_FILE)  # keys and string values: the first test of this file
+    ids = [a["author_id"] for a in authors]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {a["author_id"] for b in books for a in b["authors"]}
+    assert any(len(b["authors"]) > 1 for b in books), "co-authors are listed too"
+    # counts are those of the author's books (each book once, co-authored ones included)
+    by_id = {a["author_id"]: a for a in authors}
+    some = authors[0]["author_id"]
+    theirs = [b for b in books if some in {a["author_id"] for a in b["authors"]}]
+    assert by_id[some]["ratings_count"] == str(sum(int(b["ratings_count"]) for b in theirs))
+    assert by_id[some]["text_reviews_count"] == str(sum(int(b["text_reviews_count"]) for b in theirs))
+    for rec in authors:
+        assert 1.0 <= float(rec["average_rating"]) <= 5.0 and int(rec["ratings_count"]) > 0
+    names = [a["name"] for a in authors]
+    assert len(set(names)) > 0.95 * len(names) and all(n.strip() == n and n for n in names)
+
+
+def test_author_names_are_varied_and_seeded():
+    names = author_names(3000, seed=7)
+    assert names == author_names(3000, seed=7) and names != author_names(3000, seed=8)
+    assert len(set(names)) > 0.97 * len(names)
+    forms = {
+        "initials only": r"[A-Z]\.[A-Z]\. \S.*",
+        "middle initial": r"\S+ [A-Z]\. \S.*",
+        "accented": r".*[^\x00-\x7f].*",
+        "one-word pen name": r"\S+",
+        "suffix": r".* (Jr\.|Sr\.|III)",
+    }
+    for form, pattern in forms.items():
+        assert any(re.fullmatch(pattern, n) for n in names), form
+    spanish = set(TRADITIONS["spanish"][2])
+    assert any(len(n.split()) == 3 and set(n.split()[1:]) <= spanish for n in names), "two Spanish surnames"
+    assert len({n.split()[-1] for n in names}) > 150, "surnames from many traditions"
 
 
 def test_unknown_scale_is_a_clear_error():
@@ -195,8 +234,8 @@ def test_generate_refuses_files_its_marker_does_not_vouch_for(tmp_path, change):
         generate(raw, "tiny", seed=2)
     message = str(err.value)
     assert message.startswith("refusing to overwrite raw files the generator did not write: ")
-    assert f"{reviews} ({why})" in message  # an unreadable marker vouches for none: all three are named
-    assert message.count(str(raw)) == (3 if change == "unreadable marker" else 1)
+    assert f"{reviews} ({why})" in message  # an unreadable marker vouches for none: all four are named
+    assert message.count(str(raw)) == (4 if change == "unreadable marker" else 1)
     assert _contents(raw) == before
 
 
@@ -208,8 +247,21 @@ def test_generate_replaces_its_own_files_at_another_scale(tmp_path):
     assert report.scale == "tiny" and (raw / rawformat.BOOKS_FILE).read_bytes() != micro_books
     marker = json.loads((raw / MARKER_FILE).read_text())
     assert marker["scale"] == "tiny"
-    assert marker["files"] == {name: sha256_file(raw / name) for name in rawformat.RAW_FILES}
-    assert sorted(p.name for p in raw.iterdir()) == sorted([*rawformat.RAW_FILES, MARKER_FILE])
+    assert marker["files"] == {name: sha256_file(raw / name) for name in rawformat.GENERATED_FILES}
+    assert sorted(p.name for p in raw.iterdir()) == sorted([*rawformat.GENERATED_FILES, MARKER_FILE])
+
+
+def test_ensure_data_regenerates_its_own_files_of_an_older_generator(tmp_path):
+    raw = tmp_path / "raw"
+    ensure_data(tmp_path, scale="tiny", seed=0)
+    reviews = (raw / rawformat.REVIEWS_FILE).read_bytes()
+    marker = json.loads((raw / MARKER_FILE).read_text())
+    marker["version"] = GENERATOR_VERSION - 1
+    (raw / MARKER_FILE).write_text(json.dumps(marker))  # the files are the generator's, of an older version
+    (raw / rawformat.REVIEWS_FILE).write_bytes(reviews)
+    ensure_data(tmp_path, scale="tiny", seed=0)
+    assert json.loads((raw / MARKER_FILE).read_text())["version"] == GENERATOR_VERSION
+    assert (raw / rawformat.REVIEWS_FILE).read_bytes() == reviews  # same seed, same generator: same bytes
 
 
 def test_ensure_data_refuses_to_regenerate_over_an_edited_file(tmp_path):
@@ -241,8 +293,9 @@ def test_a_file_put_there_while_generating_is_not_overwritten(tmp_path, monkeypa
     write_books = gen._write_books
 
     def books_then_someone_copies_real_reviews_in(path, *args):
-        write_books(path, *args)
+        tally = write_books(path, *args)
         write_lines(raw / rawformat.REVIEWS_FILE, [review(1, "1")])
+        return tally
 
     monkeypatch.setattr(gen, "_write_books", books_then_someone_copies_real_reviews_in)
     with pytest.raises(RawDataError, match=re.escape(f"{raw / rawformat.REVIEWS_FILE} (there is no {MARKER_FILE}")):

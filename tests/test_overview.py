@@ -39,3 +39,18 @@ def test_overview_shows_the_dataset_figures(apptest, workbench_data):
     assert isinstance(splits, pd.DataFrame) and splits["labelled rows"].sum() == summary["labelled_rows"]
     assert len(at.get("arrow_vega_lite_chart")) == 3
     assert any("To use the real Goodreads files" in m.value for m in at.markdown)
+
+
+def test_overview_shows_the_fidelity_figures_beside_the_real_files(apptest, workbench_data):
+    from pipeline.data.textstats import fidelity_table, text_stats
+
+    prepared = load_prepared(workbench_data / "processed")
+    texts = pd.concat([df["review_text"].dropna() for df in prepared.splits.values()])
+    expected = fidelity_table(text_stats(texts), prepared.manifest["counts"]).set_index("figure")
+    at = apptest.run()
+    shown = at.dataframe[1].value.set_index("figure")
+    assert list(shown.index) == list(expected.index)
+    assert shown.loc["distinct sentences", "this data"] == f"{expected.loc['distinct sentences', 'this data']:.1%}"
+    assert shown.loc["review tokens median", "real files"] == "74"
+    assert shown.loc["3-star share of ratings", "real files"] == "22.3%"
+    assert (shown["ok"] == expected["ok"]).all()

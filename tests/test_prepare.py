@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from pipeline.data.dataset import load_prepared, summarize
 from pipeline.data.files import MARKER_FILE
 from pipeline.data.prepare import SPLITS, TABLE_FILES, PrepareParams, prepare
 from pipeline.data.raw import RawDataError, iter_interactions
-from tests.rawfixtures import book, interaction, review, user_id, write_lines
+from tests.rawfixtures import author, book, interaction, review, user_id, write_lines
 
 # Books in file order with their ratings_count: 10 and 13 fall outside 100..15,000.
 BOOKS = [book("10", ratings_count=99), book("11", ratings_count=100), book("12", ratings_count=15_000),
@@ -72,6 +73,8 @@ def test_known_answers(raw, tmp_path):
     assert books["book_id"].tolist() == list(BOOK_IDX)  # 99 and 15,001 ratings out; 100 and 15,000 in
     assert books["book_idx"].tolist() == list(range(6))
     assert books.loc[2, "first_author"] == "x" and list(books.loc[2, "authors"]) == ["x", "y"]
+    # no authors file: an author's name is its id
+    assert books["first_author_name"].tolist() == books["first_author"].tolist()
 
     u = users(out)
     assert u["user_id"].tolist() == [user_id(2), user_id(3), user_id(5)]
@@ -100,6 +103,56 @@ def test_known_answers(raw, tmp_path):
     assert counts["stars"] == {"0": 4, "1": 1, "2": 2, "3": 1, "4": 2, "5": 2}
     assert manifest["source"] == "real" and "generator" not in manifest
     assert manifest["reused"] is False
+    assert rawformat.AUTHORS_FILE not in manifest["inputs"] and counts["books_with_author_name"] == 0
+
+
+# The optional authors file: kept books' first authors are a11, a12, x, a15, a16, a17 (book 14 is by x and y).
+AUTHORS = [author("a11", "Ronald J. Fields"), author("x", "  Zo\u00eb   \u00c5berg "), author("a12", ""),
+           author("a11", "A Namesake Line"), author("y", "Co Author"), author("999", "Not In The Books")]
+NAMES = ["Ronald J. Fields", "a12", "Zo\u00eb \u00c5berg", "a15", "a16", "a17"]  # no name, or no line: the id
+
+
+def books_table(out):
+    return pq.read_table(out / TABLE_FILES["books"]).to_pandas()
+
+
+def test_first_author_names_come_from_the_authors_file(raw, tmp_path):
+    write_lines(raw / rawformat.AUTHORS_FILE, AUTHORS)
+    manifest = prepare(raw, tmp_path / "out", PrepareParams(**SMALL))
+    books = books_table(tmp_path / "out")
+    assert books["first_author_name"].tolist() == NAMES  # first line of an id wins; whitespace runs collapsed
+    assert books["first_author"].tolist() == ["a11", "a12", "x", "a15", "a16", "a17"]
+    assert manifest["counts"]["books_with_author_name"] == 2
+    assert manifest["inputs"][rawformat.AUTHORS_FILE]["size"] == (raw / rawformat.AUTHORS_FILE).stat().st_size
+    assert manifest["bad_lines"][rawformat.AUTHORS_FILE] == 0
+
+
+def test_a_book_without_authors_has_no_name(make_raw, tmp_path):
+    folder = make_raw(books=[book("1", authors=[]), book("2")], interactions=[interaction(1, "1", 4)],
+                      authors=[author("a2", "Named")])
+    prepare(folder, tmp_path / "out", PrepareParams(min_user_interactions=1))
+    assert books_table(tmp_path / "out")["first_author_name"].tolist() == [None, "Named"]
+
+
+def test_adding_the_authors_file_reprepares(raw, tmp_path):
+    out = tmp_path / "out"
+    prepare(raw, out, PrepareParams(**SMALL))
+    write_lines(raw / rawformat.AUTHORS_FILE, AUTHORS)
+    assert prepare(raw, out, PrepareParams(**SMALL))["reused"] is False
+    assert books_table(out)["first_author_name"].tolist() == NAMES
+
+
+def test_a_bad_authors_line_names_file_and_line_or_is_skipped(raw, tmp_path):
+    path = write_lines(raw / rawformat.AUTHORS_FILE, [AUTHORS[0], "{oops", author("a12", 12), *AUTHORS[1:]])
+    with pytest.raises(RawDataError, match=f"^{re.escape(str(path))}, line 2: not valid JSON"):
+        prepare(raw, tmp_path / "out", PrepareParams(**SMALL))
+    write_lines(path, [AUTHORS[0], author("a12", 12), *AUTHORS[1:]])
+    with pytest.raises(RawDataError, match=f"^{re.escape(str(path))}, line 2: field 'name' must be a string"):
+        prepare(raw, tmp_path / "out", PrepareParams(**SMALL))
+    write_lines(path, [AUTHORS[0], "{oops", author("a12", 12), *AUTHORS[1:]])
+    manifest = prepare(raw, tmp_path / "out", PrepareParams(**SMALL), skip_bad_lines=True)
+    assert manifest["bad_lines"][rawformat.AUTHORS_FILE] == 2
+    assert books_table(tmp_path / "out")["first_author_name"].tolist() == NAMES
 
 
 def test_max_interactions_cuts_in_file_order(raw, tmp_path):

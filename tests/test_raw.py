@@ -16,12 +16,14 @@ from pipeline.data.raw import (
     INTERACTION_COLUMNS,
     LoadStats,
     RawDataError,
+    iter_authors,
     iter_interactions,
     iter_reviews,
+    read_authors,
     read_books,
     read_reviews,
 )
-from tests.rawfixtures import book, gzip_bytes, interaction, review, user_id
+from tests.rawfixtures import author, book, gzip_bytes, interaction, review, user_id
 
 BOOKS = rawformat.BOOKS_FILE
 INTERACTIONS = rawformat.INTERACTIONS_FILE
@@ -111,6 +113,42 @@ def test_reviews_keep_text_exactly(make_raw):
     assert frame["rating"].tolist() == [4, 0]
     assert stats.lines == 2
     assert [len(c) for c in iter_reviews(make_raw(name="r2", reviews=[review()] * 3), chunk_rows=2)] == [2, 1]
+
+
+def test_authors_strings_are_typed(make_raw):
+    folder = make_raw(authors=[author("604031", "Ronald J. Fields"),
+                               author("7", "Zo\u00eb \u00c5berg", average_rating="", ratings_count="0"),
+                               author("8", "", text_reviews_count=12, extra_key="ignored")])
+    frame, stats = read_authors(folder)
+    assert list(frame.columns) == ["author_id", "name", "average_rating", "ratings_count", "text_reviews_count"]
+    assert frame["author_id"].tolist() == ["604031", "7", "8"]
+    assert frame["name"].tolist() == ["Ronald J. Fields", "Zo\u00eb \u00c5berg", ""]
+    assert frame["average_rating"].iloc[0] == pytest.approx(3.98) and np.isnan(frame["average_rating"].iloc[1])
+    assert frame["ratings_count"].tolist() == [49, 0, 49] and str(frame["ratings_count"].dtype) == "Int64"
+    assert frame["text_reviews_count"].tolist() == [7, 7, 12]
+    assert (stats.lines, stats.bad_lines) == (3, 0)
+    only = next(iter_authors(folder, columns=["author_id", "name"]))
+    assert list(only.columns) == ["author_id", "name"]
+
+
+def test_bad_authors_lines_name_file_and_line_or_are_skipped(make_raw):
+    lines = [author("1"), "{not json", author("3", drop=["name"]), author("", "No Id"), author("5", ratings_count="x"),
+             author("6")]
+    folder = make_raw(authors=lines)
+    path = folder / rawformat.AUTHORS_FILE
+    with pytest.raises(RawDataError) as err:
+        read_authors(folder)
+    assert str(err.value).startswith(f"{path}, line 2: not valid JSON")
+    cases = {3: "required key 'name' is missing", 4: "field 'author_id' must be a non-empty string, got ''",
+             5: "field 'ratings_count' must be an integer >= 0 (or a string holding one), got 'x'"}
+    for line, problem in cases.items():
+        one = make_raw(name=f"bad{line}", authors=[author("1"), lines[line - 1]])
+        with pytest.raises(RawDataError) as err:
+            read_authors(one)
+        assert str(err.value) == f"{one / rawformat.AUTHORS_FILE}, line 2: {problem}"
+    frame, stats = read_authors(folder, skip_bad_lines=True)
+    assert frame["author_id"].tolist() == ["1", "6"]
+    assert (stats.lines, stats.bad_lines) == (6, 4)
 
 
 def test_empty_file_gives_empty_typed_frame(make_raw):

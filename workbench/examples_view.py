@@ -194,7 +194,7 @@ def cards(split: Split, specs: Sequence[LFSpec], L: np.ndarray, positions: np.nd
     has_gold = split.gold is not None
     for k, (row, ex) in enumerate(frame.iterrows()):
         card = render.Card(
-            row=int(row), title=ex["title"], first_author=ex["first_author"],
+            row=int(row), title=ex["title"], first_author=ex["author"],
             same_author_count=ex["same_author_count"], polarity=ex["polarity"], subjectivity=ex["subjectivity"],
             votes=[(s.name, label_name(ex[vote_column(s.name)])) for s in specs],
             gold=None if not has_gold or pd.isna(ex["gold"]) else label_name(ex["gold"]),

@@ -2,8 +2,8 @@
 user's own books.
 
 The lists come from pipeline.runs.recommend (`recommend`: the model's top k, `popular`: the popularity baseline's,
-`contender_top`: item-kNN's and ALS's, all among the same candidates); this module only draws them. Goodreads
-books name their authors by id only, so an author shows as that id.
+`contender_top`: item-kNN's and ALS's, all among the same candidates); this module only draws them. Authors show
+by name (from the raw folder's authors file; by Goodreads id when it had none).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pipeline.data.dataset import PreparedData
+from pipeline.data.dataset import PreparedData, author_names
 from pipeline.runs.recommend import load_contenders, resolve_user
 from pipeline.runs.registry import Run
 from workbench.render import markdown_literal
@@ -94,7 +94,7 @@ def contenders(prepared: PreparedData, fingerprint: str, run: Run, metrics: dict
 def ranked(frame: pd.DataFrame, liked: np.ndarray, score: str) -> pd.DataFrame:
     """A top-k frame (pipeline.runs.recommend) for display: index "1." .. "k.", title, author, score, held-out mark."""
     values = frame["score"].to_numpy()
-    return pd.DataFrame({"title": frame["title"].to_numpy(), "author (id)": frame["first_author"].to_numpy(),
+    return pd.DataFrame({"title": frame["title"].to_numpy(), "author": author_names(frame),
                          score: [f"{v:.4f}" if isinstance(v, float) else str(v) for v in values.tolist()],
                          "held out": np.where(frame["book_idx"].isin(liked), LIKED_MARK, "")},
                         index=pd.Index([f"{r}." for r in frame["rank"]], name="#"))
@@ -118,12 +118,13 @@ def ranked_list(title: str, frame: pd.DataFrame, liked: np.ndarray, *, score: st
 
 
 def shelf(prepared: PreparedData, user: int) -> pd.DataFrame:
-    """The user's books: title, author (id), and whether it is a held-out test book they liked or not."""
+    """The user's books: title, author (name), author id, and whether it is a held-out test book they liked or
+    not."""
     books = np.asarray(prepared.users["book_idxs"].iat[user])
     meta = prepared.books.set_index("book_idx").loc[books]
     test = prepared.splits["test"]
     rows = test.loc[test["user_idx"].to_numpy() == user].drop_duplicates("book_idx")
     rated = rows.set_index("book_idx")["rating"]
     held = pd.Series(books).map(rated).map({1: LIKED_MARK, 0: "not liked (held out)"}).fillna("")
-    return pd.DataFrame({"title": meta["title"].to_numpy(), "author (id)": meta["first_author"].to_numpy(),
-                         "held out": held.to_numpy()})
+    return pd.DataFrame({"title": meta["title"].to_numpy(), "author": author_names(meta),
+                         "author id": meta["first_author"].to_numpy(), "held out": held.to_numpy()})

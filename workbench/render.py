@@ -122,7 +122,7 @@ class Card:
 
     row: int
     title: object
-    first_author: object
+    first_author: object  # the name to show (the id when the raw folder had no authors file)
     same_author_count: object
     polarity: object
     subjectivity: object

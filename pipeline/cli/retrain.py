@@ -204,5 +204,12 @@ def run_recommend(args: argparse.Namespace) -> int:
     prepared = load_prepared(Path(args.data) / "processed")
     registry = Registry.for_data(args.data)
     table = recommend(prepared, registry, args.user, k=args.k, run_id=args.run)
-    print(table.to_string(index=False))
+    print(recommend_text(table))
     return 0
+
+
+def recommend_text(table) -> str:
+    """A top-k table (pipeline.runs.recommend) as printed: rank, book_idx, title, author (the name), author_id
+    (Goodreads' id, to look the author up), score."""
+    shown = table.rename(columns={"first_author_name": "author", "first_author": "author_id"})
+    return shown[["rank", "book_idx", "title", "author", "author_id", "score"]].to_string(index=False)

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from pipeline.data.prepare import DEFAULT_OUT_DIR, FORMAT_VERSION, MANIFEST_FILE, SPLITS, TABLE_FILES
 
-__all__ = ["PreparedData", "load_prepared", "summarize"]
+__all__ = ["PreparedData", "author_names", "load_prepared", "summarize"]
 
 _HINT = "run `python -m pipeline prepare` first"
 RATED_SPLITS = tuple(s for s in SPLITS if s != "train")
@@ -83,6 +83,13 @@ def load_prepared(processed_dir: str | Path = DEFAULT_OUT_DIR) -> PreparedData:
         raise ValueError(f"{folder / TABLE_FILES['users']}: user_idx is not 0..n-1 in order: {_HINT} --force")
     return PreparedData(books=books, users=users, splits={s: tables[s] for s in SPLITS}, manifest=manifest,
                         path=folder)
+
+
+def author_names(books: pd.DataFrame) -> np.ndarray:
+    """The books' first-author names for display: ``first_author_name``, or the author id in a books table made
+    before names were prepared (or by hand, in a test)."""
+    column = "first_author_name" if "first_author_name" in books.columns else "first_author"
+    return books[column].to_numpy()
 
 
 def summarize(prepared: PreparedData) -> dict[str, Any]:

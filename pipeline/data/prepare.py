@@ -2,7 +2,8 @@
 
 Steps (the seed's definitions; shared/reference/goodreads.md):
 
-1. Books with ``min_book_ratings <= ratings_count <= max_book_ratings`` get a dense ``book_idx`` in file order.
+1. Books with ``min_book_ratings <= ratings_count <= max_book_ratings`` get a dense ``book_idx`` in file order,
+   and ``first_author_name`` from the optional authors file (the author id where it has no name or is missing).
 2. Interactions are read in file order; those of kept books are kept up to the first ``max_interactions`` (reading
    stops there, at the end of the chunk that holds the cut).
 3. Users with ``min_user_interactions..max_user_interactions`` kept interactions get a dense ``user_idx`` in order
@@ -55,8 +56,16 @@ from pipeline.data.files import (
     temp_prefix,
     writer_alive,
 )
-from pipeline.data.raw import DEFAULT_RAW_DIR, LoadStats, iter_interactions, iter_reviews, raw_path, read_books
-from pipeline.data.rawformat import INTERACTIONS_FILE, RAW_FILES, REVIEWS_FILE
+from pipeline.data.raw import (
+    DEFAULT_RAW_DIR,
+    LoadStats,
+    iter_authors,
+    iter_interactions,
+    iter_reviews,
+    raw_path,
+    read_books,
+)
+from pipeline.data.rawformat import AUTHORS_FILE, INTERACTIONS_FILE, OPTIONAL_FILES, RAW_FILES, REVIEWS_FILE
 
 __all__ = [
     "DEFAULT_OUT_DIR",
@@ -72,7 +81,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PREPARE_VERSION = 3  # bump when prepare's output changes for the same inputs and params (invalidates caches)
+PREPARE_VERSION = 4  # bump when prepare's output changes for the same inputs and params (invalidates caches)
 FORMAT_VERSION = 1  # the layout of the prepared folder, checked by pipeline.data.dataset
 DEFAULT_OUT_DIR = Path("data/processed")
 MANIFEST_FILE = "manifest.json"
@@ -82,7 +91,8 @@ TABLE_FILES = {"books": "books.parquet", "users": "users.parquet", **{s: f"{s}.p
 _LIST = pa.list_(pa.string())
 BOOKS_SCHEMA = pa.schema([
     ("book_idx", pa.int32()), ("book_id", pa.string()), ("title", pa.string()),
-    ("title_without_series", pa.string()), ("first_author", pa.string()), ("authors", _LIST),
+    ("title_without_series", pa.string()), ("first_author", pa.string()), ("first_author_name", pa.string()),
+    ("authors", _LIST),
     ("author_roles", _LIST), ("average_rating", pa.float64()), ("ratings_count", pa.int64()),
     ("text_reviews_count", pa.int64()), ("description", pa.string()), ("is_ebook", pa.bool_()),
     ("language_code", pa.string()), ("country_code", pa.string()), ("series", _LIST), ("similar_books", _LIST),
@@ -142,6 +152,7 @@ def prepare(raw_dir: str | Path = DEFAULT_RAW_DIR, out_dir: str | Path = DEFAULT
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     recover_output(out_dir)  # before the cache check: a swap cut short by a kill may have left the output aside
     paths = {name: raw_path(raw_dir, name) for name in RAW_FILES}
+    paths.update({name: raw_dir / name for name in OPTIONAL_FILES if (raw_dir / name).is_file()})
     inputs = {name: {"size": path.stat().st_size, "sha256": sha256_file(path)} for name, path in paths.items()}
     marker = read_marker(raw_dir)
     fingerprint = _fingerprint({"inputs": {n: i["sha256"] for n, i in inputs.items()}, "generator": marker,
@@ -223,6 +234,8 @@ def _build(raw_dir: Path, params: PrepareParams, skip_bad_lines: bool,
     in_range = books["ratings_count"].between(params.min_book_ratings, params.max_book_ratings).to_numpy()
     books = books[in_range].reset_index(drop=True)
     books.insert(0, "book_idx", np.arange(len(books), dtype=np.int32))
+    names, n_named, author_stats = _first_author_names(raw_dir, books["first_author"], skip_bad_lines, progress)
+    books.insert(books.columns.get_loc("first_author") + 1, "first_author_name", names)
     book_index = pd.Index(books["book_id"])
     n_books = len(books)
 
@@ -272,12 +285,37 @@ def _build(raw_dir: Path, params: PrepareParams, skip_bad_lines: bool,
         "users_per_split": users_per_split,
         "reviews_read": review_stats.lines - review_stats.bad_lines,
         "reviews_joined": int(pd.notna(review_text).sum()),
+        "books_with_author_name": n_named,
         "positive_share": round(float(labelled["rating"].mean()), 6) if n_labelled else None,
         # The kept users' interactions by star rating (0 = shelved without a rating), for the overview's chart.
         "stars": {str(s): int(n) for s, n in enumerate(np.bincount(users["rating"], minlength=6)[:6])},
     }
-    bad_lines = {s.path.name: s.bad_lines for s in (book_stats, inter_stats, review_stats)}
+    read = (book_stats, inter_stats, review_stats) + ((author_stats,) if author_stats is not None else ())
+    bad_lines = {s.path.name: s.bad_lines for s in read}
     return tables, counts, bad_lines
+
+
+def _first_author_names(raw_dir: Path, first_author: pd.Series, skip_bad_lines: bool,
+                        progress: bool) -> tuple[np.ndarray, int, LoadStats | None]:
+    """Each book's first author's name (whitespace runs collapsed; the first line of an id wins), else the id
+    itself, None for a book without authors; how many books got a name; the authors file's stats (None when the
+    optional file is not there). The real file lists all of Goodreads' authors: only the names needed are kept."""
+    ids = first_author.to_numpy(dtype=object)
+    if not (raw_dir / AUTHORS_FILE).is_file():
+        return ids, 0, None
+    stats = LoadStats(raw_path(raw_dir, AUTHORS_FILE))
+    wanted = pd.Index(pd.unique(first_author.dropna()))
+    found: dict[str, str] = {}
+    for chunk in iter_authors(raw_dir, columns=("author_id", "name"), skip_bad_lines=skip_bad_lines,
+                              progress=progress, stats=stats):
+        take = np.flatnonzero(wanted.get_indexer(chunk["author_id"]) >= 0)
+        for author_id, name in zip(chunk["author_id"].to_numpy()[take], chunk["name"].to_numpy()[take],
+                                   strict=True):
+            if author_id not in found and (name := " ".join(name.split())):
+                found[author_id] = name
+    named = first_author.map(found)
+    has_name = named.notna().to_numpy()
+    return np.where(has_name, named.to_numpy(dtype=object), ids), int(has_name.sum()), stats
 
 
 def _read_kept_interactions(raw_dir: Path, book_index: pd.Index, params: PrepareParams, skip_bad_lines: bool,

@@ -1,6 +1,6 @@
-"""Read the three Goodreads raw files (gzip JSON lines) into typed pandas frames.
+"""Read the Goodreads raw files (gzip JSON lines) into typed pandas frames.
 
-One line iterator (`_iter_records`) does the gzip, UTF-8, JSON and required-key checks for all three files; each
+One line iterator (`_iter_records`) does the gzip, UTF-8, JSON and required-key checks for every file; each
 reader then names the keys it wants and how to type them (`_Field`), collects the raw values of a chunk of lines in
 per-column lists and converts every column at once with numpy/pandas. A bad value raises `RawDataError` naming the
 file, the line and the field, or, with ``skip_bad_lines=True``, drops the line and counts it in `LoadStats`.
@@ -39,18 +39,21 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from pipeline.data.rawformat import BOOKS_FILE, INTERACTIONS_FILE, REQUIRED_KEYS, REVIEWS_FILE
+from pipeline.data.rawformat import AUTHORS_FILE, BOOKS_FILE, INTERACTIONS_FILE, REQUIRED_KEYS, REVIEWS_FILE
 
 __all__ = [
+    "AUTHOR_COLUMNS",
     "DEFAULT_RAW_DIR",
     "INTERACTION_COLUMNS",
     "LoadStats",
     "MAX_LINE_BYTES",
     "REVIEW_COLUMNS",
     "RawDataError",
+    "iter_authors",
     "iter_interactions",
     "iter_reviews",
     "raw_path",
+    "read_authors",
     "read_books",
     "read_reviews",
 ]
@@ -525,7 +528,7 @@ def _select(fields: Sequence[_Field], columns: Sequence[str] | None) -> list[_Fi
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The three files
+# The files
 
 BOOK_FIELDS: tuple[_Field, ...] = (
     _text("book_id", nonempty=True),
@@ -571,6 +574,15 @@ REVIEW_FIELDS: tuple[_Field, ...] = (
     _text("date_added"),
 )
 REVIEW_COLUMNS = tuple(f.key for f in REVIEW_FIELDS)
+
+AUTHOR_FIELDS: tuple[_Field, ...] = (
+    _text("author_id", nonempty=True),
+    _text("name"),
+    _number("average_rating", "float64", low=0, high=5),
+    _number("ratings_count", "Int64", low=0),
+    _number("text_reviews_count", "Int64", low=0),
+)
+AUTHOR_COLUMNS = tuple(f.key for f in AUTHOR_FIELDS)
 
 
 def _iter_file(raw_dir: str | Path, name: str, fields: Sequence[_Field], columns: Sequence[str] | None,
@@ -631,3 +643,22 @@ def read_reviews(raw_dir: str | Path = DEFAULT_RAW_DIR, *, skip_bad_lines: bool 
     """All reviews: user_id, book_id, review_id (str), rating (Int8), review_text (str, exactly as in the file),
     n_votes, n_comments (Int64), date_added (str)."""
     return _read_file(raw_dir, REVIEWS_FILE, REVIEW_FIELDS, skip_bad_lines, progress)
+
+
+def iter_authors(raw_dir: str | Path = DEFAULT_RAW_DIR, *, chunk_rows: int = 200_000,
+                 columns: Sequence[str] | None = None, skip_bad_lines: bool = False, progress: bool = False,
+                 stats: LoadStats | None = None) -> Iterator[pd.DataFrame]:
+    """Authors (the optional goodreads_book_authors.json.gz) in file order, in frames of up to `chunk_rows` rows.
+
+    The real file lists every author of the whole Goodreads graph (about 830k), so a caller that needs a few
+    names reads `columns=["author_id", "name"]` chunk by chunk and keeps its own. Columns as read_authors, or only
+    those named in `columns` (see AUTHOR_COLUMNS). RawDataError when the file is missing: check first.
+    """
+    return _iter_file(raw_dir, AUTHORS_FILE, AUTHOR_FIELDS, columns, chunk_rows, skip_bad_lines, progress, stats)
+
+
+def read_authors(raw_dir: str | Path = DEFAULT_RAW_DIR, *, skip_bad_lines: bool = False,
+                 progress: bool = False) -> tuple[pd.DataFrame, LoadStats]:
+    """All authors: author_id, name (str, "" when null), average_rating (float64), ratings_count,
+    text_reviews_count (Int64)."""
+    return _read_file(raw_dir, AUTHORS_FILE, AUTHOR_FIELDS, skip_bad_lines, progress)

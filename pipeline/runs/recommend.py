@@ -7,6 +7,9 @@ A user's set (`PreparedData.users.book_idxs`) holds every book they shelved, the
 default a held-out test book can never be recommended. ``hold_out`` takes books out of the user's set first: the
 model then sees the user without them and ranks them among the unseen books, as the ranking evaluation does with
 each liked test book (`held_out_likes`).
+
+Every list names each book's first author twice: ``first_author`` (the Goodreads id) and ``first_author_name``
+(its name from the authors file, or the id when the raw folder had none).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from pipeline.data.dataset import PreparedData
+from pipeline.data.dataset import PreparedData, author_names
 
 __all__ = ["CONTENDER_KEYS", "CONTENDERS_PENDING", "contender_top", "held_out_likes", "load_contenders",
            "model_run", "popular", "recommend", "resolve_user", "without_books"]
@@ -74,7 +77,7 @@ def without_books(csr: tuple[np.ndarray, np.ndarray], user: int, books: Iterable
 
 def contender_top(prepared: PreparedData, contender, user: str | int, *, k: int = 10,
                   hold_out: Iterable[int] = ()) -> pd.DataFrame:
-    """rank, book_idx, title, first_author, score: a fitted contender's top k (its ``top_k(user, csr, k)``,
+    """rank, book_idx, title, first_author(_name), score: a fitted contender's top k (its ``top_k(user, csr, k)``,
     pipeline.training.contenders) among the same candidates as `recommend`: the books the user never shelved, with the
     books in `hold_out` taken off the shelf the contender sees and among the candidates."""
     u = resolve_user(prepared, user)
@@ -115,12 +118,13 @@ def load_contenders(prepared: PreparedData, run=None, metrics: dict | None = Non
 def _books_table(prepared: PreparedData, best: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
     meta = prepared.books.set_index("book_idx").loc[best]
     return pd.DataFrame({"rank": np.arange(1, len(best) + 1), "book_idx": best, "title": meta["title"].to_numpy(),
-                         "first_author": meta["first_author"].to_numpy(), "score": scores})
+                         "first_author": meta["first_author"].to_numpy(), "first_author_name": author_names(meta),
+                         "score": scores})
 
 
 def recommend(prepared: PreparedData, registry, user: str | int, *, k: int = 10, run_id: int | None = None,
               model=None, hold_out: Iterable[int] = ()) -> pd.DataFrame:
-    """rank, book_idx, title, first_author, score: the model's top k among books the user never shelved (the
+    """rank, book_idx, title, first_author(_name), score: the model's top k among books the user never shelved (the
     books in `hold_out` count as never shelved: they leave the user's set and join the candidates)."""
     from pipeline.training import hybrid
 
@@ -136,7 +140,7 @@ def recommend(prepared: PreparedData, registry, user: str | int, *, k: int = 10,
 
 
 def popular(prepared: PreparedData, user: str | int, *, k: int = 10, hold_out: Iterable[int] = ()) -> pd.DataFrame:
-    """The popularity baseline's top k for the user: rank, book_idx, title, first_author, score (= how many
+    """The popularity baseline's top k for the user: rank, book_idx, title, first_author(_name), score (= how many
     train and dev users shelved the book, pipeline.training.evaluate.popularity_scores), among the same candidates as
     `recommend`; ties by book_idx."""
     from pipeline.training.evaluate import popularity_scores

@@ -4,7 +4,7 @@ import streamlit as st
 
 from workbench import context
 from workbench.charts import data as charts
-from workbench.overview_view import data_source, dataset_stats
+from workbench.overview_view import data_source, dataset_stats, fidelity, fidelity_panel
 
 st.title("Overview")
 prepared = context.prepared()
@@ -34,4 +34,5 @@ left.altair_chart(charts.histogram(lengths["interactions"], title="Interactions 
 right.altair_chart(charts.histogram(lengths["review"], title="Review length", x_title="words per review",
                                     log_y=True), use_container_width=True)
 
+fidelity_panel(fidelity(context.fingerprint(), prepared), prepared.manifest.get("source", "synthetic"))
 data_source(prepared, context.data_dir())

@@ -1,8 +1,9 @@
 """Synthetic Goodreads Young Adult data in the exact raw format of the real files.
 
-`generate(out_dir, scale, seed)` writes the three gzip JSON-lines files of `pipeline.data.rawformat` plus
-GENERATED.json (scale, seed, parameters and the sha256 of each file, so that `prepare` can tell generated
-files from real ones dropped in later, and so that the generator never overwrites a file it did not write).
+`generate(out_dir, scale, seed)` writes the gzip JSON-lines files of `pipeline.data.rawformat` (the three
+required ones and the authors file) plus GENERATED.json (scale, seed, parameters and the sha256 of each file,
+so that `prepare` can tell generated files from real ones dropped in later, and so that the generator never
+overwrites a file it did not write).
 The same seed gives byte-identical files.
 """
 
@@ -21,14 +22,16 @@ from tqdm import tqdm
 
 from pipeline.data import rawformat
 from pipeline.data.files import MARKER_FILE, atomic_path, foreign_files, sha256_file, write_text_atomic
+from pipeline.data.generate.authors import AuthorTally, write_authors
 from pipeline.data.generate.behaviour import Interactions, make_interactions
 from pipeline.data.generate.catalog import Catalog, book_record, make_catalog, series_names
 from pipeline.data.generate.reviews import compose_review
 from pipeline.data.generate.scales import SCALES, Scale, get_scale
+from pipeline.data.generate.vocabulary import Vocabulary
 from pipeline.data.generate.writer import DateFormatter, GzipLines, hex_ids
 from pipeline.data.raw import RawDataError
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: varied review text (book casts, places, sentiment swaps) and the authors file
 INCOMPLETE_CHARS = 300  # review_text_incomplete is the HTML review cut near this length
 
 __all__ = ["GENERATOR_VERSION", "MARKER_FILE", "SCALES", "GenerationReport", "generate", "get_scale"]
@@ -62,10 +65,12 @@ def generate(out_dir: str | Path, scale: str | Scale = "seed", seed: int = 0, *,
     text_rng = random.Random(seed)
     cat = make_catalog(sc, rng)
     inter = make_interactions(sc, cat, rng)
-    # all three files are written to temp files first and moved into place together, once all are complete
+    # all files are written to temp files first and moved into place together, once all are complete
     with contextlib.ExitStack() as stack:
-        tmp = {name: stack.enter_context(atomic_path(out / name, suffix=".partial")) for name in rawformat.RAW_FILES}
-        _write_books(tmp[rawformat.BOOKS_FILE], cat, rng, text_rng, compress_level)
+        tmp = {name: stack.enter_context(atomic_path(out / name, suffix=".partial"))
+               for name in rawformat.GENERATED_FILES}
+        tally = _write_books(tmp[rawformat.BOOKS_FILE], cat, rng, text_rng, compress_level)
+        write_authors(tmp[rawformat.AUTHORS_FILE], cat.author_id.tolist(), tally, seed, compress_level)
         n_reviews = _write_interactions_and_reviews(
             tmp[rawformat.INTERACTIONS_FILE], tmp[rawformat.REVIEWS_FILE], cat, inter, rng, text_rng,
             progress, compress_level)
@@ -76,7 +81,7 @@ def generate(out_dir: str | Path, scale: str | Scale = "seed", seed: int = 0, *,
         "scale": sc.name,
         "seed": seed,
         "params": sc.params(),
-        "files": {name: sha256_file(out / name) for name in rawformat.RAW_FILES},
+        "files": {name: sha256_file(out / name) for name in rawformat.GENERATED_FILES},
     }
     write_text_atomic(out / MARKER_FILE, json.dumps(marker, indent=2, sort_keys=True) + "\n")
     return GenerationReport(out, sc.name, seed, cat.n_books, inter.n_users, len(inter.user), n_reviews,
@@ -84,14 +89,17 @@ def generate(out_dir: str | Path, scale: str | Scale = "seed", seed: int = 0, *,
 
 
 def _refuse_foreign_files(out: Path) -> None:
-    foreign = foreign_files(out, rawformat.RAW_FILES)
+    foreign = foreign_files(out, rawformat.GENERATED_FILES)
     if foreign:
         raise RawDataError(f"refusing to overwrite raw files the generator did not write: {'; '.join(foreign)}. "
                            "Choose another --out folder, or move the file(s) away")
 
 
-def _write_books(path: Path, cat: Catalog, rng: np.random.Generator, text_rng: random.Random, level: int) -> None:
+def _write_books(path: Path, cat: Catalog, rng: np.random.Generator, text_rng: random.Random,
+                 level: int) -> AuthorTally:
+    """Write the books file; return its per-author counts (the authors file's)."""
     n = cat.n_books
+    tally = AuthorTally()
     names = series_names(len(cat.series_id), text_rng)
     # Similar books: mostly of the same genre, like Goodreads' "readers also enjoyed".
     by_genre = {g: np.flatnonzero(cat.genre == g) for g in np.unique(cat.genre)}
@@ -102,7 +110,10 @@ def _write_books(path: Path, cat: Catalog, rng: np.random.Generator, text_rng: r
             pool = by_genre[cat.genre[b]]
             similar = cat.book_id[pool[rng.integers(0, len(pool), n_similar[b])]].tolist()
             co = [int(cat.author_id[rng.integers(len(cat.author_id))])] if coauthor[b] else []
-            out.write(json.dumps(book_record(cat, b, text_rng, names, similar, co)))
+            record = book_record(cat, b, text_rng, names, similar, co)
+            tally.add(record)
+            out.write(json.dumps(record))
+    return tally
 
 
 def _write_interactions_and_reviews(inter_path: Path, review_path: Path, cat: Catalog, it: Interactions,
@@ -119,6 +130,7 @@ def _write_interactions_and_reviews(inter_path: Path, review_path: Path, cat: Ca
             it.review_tokens.tolist(), it.date_added.tolist(), it.date_updated.tolist(), it.read_at.tolist(),
             it.started_at.tolist())
     offsets = it.utc_offset_min.tolist()
+    vocabulary = Vocabulary(text_rng.getrandbits(32))  # each book's names, places, objects for its reviews
     n_reviews = 0
     with GzipLines(inter_path, level) as inter_out, GzipLines(review_path, level) as review_out:
         rows = zip(*cols, review_ids, strict=True)
@@ -128,7 +140,7 @@ def _write_interactions_and_reviews(inter_path: Path, review_path: Path, cat: Ca
             dates = (fmt(added, off), fmt(updated, off), fmt(read_at, off), fmt(started, off))
             incomplete = '""'
             if has_review:
-                text = compose_review(stars, tokens, text_rng)
+                text = compose_review(stars, tokens, text_rng, words=vocabulary.book(b))
                 incomplete = json.dumps(_incomplete_html(text))
                 review_out.write(json.dumps({
                     "user_id": user_ids[u], "book_id": book_ids[b], "review_id": rid, "rating": stars,

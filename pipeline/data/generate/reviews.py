@@ -12,9 +12,24 @@ LFs reproduce the seed's dev-set table (see tests/test_calibration.py and bench/
 
 from __future__ import annotations
 
+import functools
 import random
 
 import numpy as np
+
+from pipeline.data.generate.vocabulary import (
+    EXTRA_P,
+    EXTRAS,
+    NUMBER_WORDS,
+    OPENER_P,
+    OPENERS,
+    SWAP_P,
+    TAIL_P,
+    TAILS,
+    BookWords,
+    swap_adjectives,
+    swap_pattern,
+)
 
 NAMES = (
     "Mara", "Jonah", "Zoë", "Kai", "Amélie", "Theo", "Ivy", "Søren", "Nadia", "Eli", "Chloé", "Rowan",
@@ -155,39 +170,39 @@ POOLS: dict[str, tuple[str, ...]] = {
         "After the war, {name} and {name2} must cross the wasteland to reach the city.",
         "It is told from the points of view of {name} and {name2}.",
         "{name} moves to a small town where nobody talks about what happened last summer.",
-        "The kingdom is ruled by a queen who has not been seen in years.",
+        "The kingdom of {place} is ruled by a queen who has not been seen in years.",
         "{name} joins the rebellion after her brother is taken.",
-        "Most of the book takes place at a boarding school in the mountains.",
-        "{name2} keeps a secret that could change everything.",
-        "There is a heist, a masked ball and a lot of running.",
-        "Halfway through, the action moves to the capital.",
+        "Most of the book takes place at a boarding school in {place}.",
+        "{name2} keeps a secret about {object} that could change everything.",
+        "There is a heist in {place}, a masked ball and a lot of running.",
+        "Halfway through, the action moves to {place}.",
         "{name} is seventeen and has never left the island.",
-        "Each chapter switches between the present and the year before.",
-        "The magic comes from the stars and costs memories.",
+        "Each chapter switches between {name} now and {name2} the year before.",
+        "The magic of {place} comes from the stars and costs memories.",
         "{name} and {name2} end up working together.",
         "The friendship between {name} and {name2} is at the center of the story.",
-        "{name} trains as a healer in the capital.",
+        "{name} trains as a healer in {place}.",
         "The whole thing is written as letters between {name} and {name2}.",
-        "It picks up right where the last book ended.",
-        "The narrator is a ghost.",
-        "They spend the summer at the lake house.",
-        "A new student arrives and nothing is the same.",
-        "The book is a retelling of Snow White set in space.",
+        "It picks up right where book {w} ended, with {name} in {place}.",
+        "The narrator is {name}, a ghost who haunts {place}.",
+        "{name} and {name2} spend the summer at the lake house near {place}.",
+        "A new student, {name}, arrives at {place} and nothing is the same.",
+        "The book is a retelling of Snow White set in space, with {name} as the queen.",
     ),
     # Off-topic chatter: reading circumstances, no opinion.
     "chatter": (
-        "Read this for my book club.",
-        "Borrowed it from the library.",
-        "Finally got around to this one.",
-        "Listened to the audiobook on my commute.",
+        "Read this for my book club in {place}.",
+        "Borrowed it from the {place} library.",
+        "Finally got around to this one after {name2} lent it to me.",
+        "Listened to the audiobook on my commute to {place}.",
         "Buddy read with {name}.",
         "Thanks to NetGalley for an advance copy in exchange for an honest review.",
-        "Reread before the movie comes out.",
-        "Picked this up at the airport.",
-        "Full review to come on my blog.",
-        "Took me two weeks to finish it.",
-        "My sister made me read it.",
-        "Read in one sitting on a train.",
+        "Reread before the movie comes out, {name} and all.",
+        "Picked this up at the airport in {place}.",
+        "Full review of {name} and {name2} to come on my blog.",
+        "Took me {w} weeks to finish it.",
+        "My sister made me read it before {place}.",
+        "Read in one sitting on a train to {place}.",
     ),
 }
 
@@ -204,7 +219,7 @@ TONES: dict[str, tuple[tuple[str, float], ...]] = {
 TONE_NAMES = tuple(TONES)
 # Raves are short ("Loved it!"), rants shorter than considered reviews, plot summaries long.
 TONE_LENGTH_FACTOR = {
-    "rave": 0.15, "positive": 1.0, "emotional": 0.9, "mixed": 1.1, "negative": 0.35, "plain": 1.3, "blurb": 0.05,
+    "rave": 0.2, "positive": 0.87, "emotional": 0.8, "mixed": 0.96, "negative": 0.45, "plain": 1.13, "blurb": 0.05,
 }
 
 # P(tone | stars), rows for 1..5 stars, columns in TONE_NAMES order.
@@ -225,19 +240,69 @@ STAR_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 STAR_FORMS_SEED = ("{n} stars", "{n} stars.", "{w} stars", "{N} STARS", "{n} out of 5", "{w} Stars")
 STAR_FORMS_OTHER = ("{n}/5", "{n}/5 stars", "{stars}", "Rating: {n}", "{n} of 5", "{n}*")
 
-AVG_TOKENS_PER_SENTENCE = 8.0
-MAX_SENTENCES = 300  # about 2,800 tokens, the longest real reviews
+AVG_TOKENS_PER_SENTENCE = 9.5
+_END = ".!?♥😍 "  # what ends a sentence; a tail goes before it
+MAX_SENTENCES = 250  # about 2,800 tokens, the longest real reviews
 _TONE_CUM = np.cumsum(TONE_GIVEN_STARS, axis=1).tolist()
 _POOL_CUM = {tone: (tuple(p for p, _ in mix), np.cumsum([w for _, w in mix]).tolist())
              for tone, mix in TONES.items()}
 
 
-def _fill(template: str, rng: random.Random) -> str:
-    if "{" not in template:
-        return template
-    name, name2 = rng.sample(NAMES, 2)
-    thing, thing2 = rng.sample(THINGS, 2)
-    text = template.format(name=name, name2=name2, thing=thing, thing2=thing2, book=rng.choice(BOOKS))
+DEFAULT_WORDS = BookWords(cast=NAMES, places=("Velmora", "Ashgate", "Korreach"),
+                          objects=("the letter", "the map", "the locket"))
+
+
+class _Slots(dict):
+    """A template's slot values, each drawn when the template first asks for it (most ask for one or two)."""
+
+    def __init__(self, rng: random.Random, words: BookWords):
+        super().__init__()
+        self.rng, self.words = rng, words
+
+    def __missing__(self, key: str):
+        rng, words = self.rng, self.words
+        if key in ("name", "name2"):
+            cast = words.cast
+            name, name2 = rng.sample(cast, 2) if len(cast) > 1 else (cast[0], cast[0])
+            self.update(name=name, name2=name2)
+        elif key in ("thing", "thing2"):
+            thing, thing2 = rng.sample(THINGS, 2)
+            self.update(thing=thing, thing2=thing2)
+        else:
+            self[key] = _DRAW[key](rng, words)
+        return self[key]
+
+
+_DRAW = {
+    "book": lambda rng, _: rng.choice(BOOKS), "place": lambda rng, w: rng.choice(w.places),
+    "object": lambda rng, w: rng.choice(w.objects), "n": lambda rng, _: rng.randint(2, 45),
+    "p": lambda rng, _: rng.randint(12, 420), "pct": lambda rng, _: rng.randrange(10, 100, 10),
+    "w": lambda rng, _: rng.choice(NUMBER_WORDS),
+}
+
+
+@functools.cache
+def _swappable(template: str) -> bool:
+    return swap_pattern().search(template) is not None
+
+
+def _sentence(template: str, rng: random.Random, words: BookWords) -> str:
+    """A pool sentence: its slots filled with the book's words, maybe its adjectives swapped within their
+    sentiment band, maybe placed in the story by an opener or a tail (neutral words only)."""
+    # One uniform draw decides opener and tail (and which), as the text is composed millions of times.
+    u = rng.random()
+    opener = OPENERS[int(u / OPENER_P * len(OPENERS))] if u < OPENER_P else ""
+    v = (u * 7.0) % 1.0
+    tail = TAILS[int(v / TAIL_P * len(TAILS))] if v < TAIL_P else ""
+    text = swap_adjectives(template, rng) if _swappable(template) and rng.random() < SWAP_P else template
+    if tail:
+        body = text.rstrip(_END)
+        text = body + tail + text[len(body):]
+    if opener:
+        keep = text.startswith(("I ", "I'", "{"))
+        text = f"{opener} {text if keep else text[0].lower() + text[1:]}"
+    if "{" in text:
+        text = text.format_map(_Slots(rng, words))
     return text[0].upper() + text[1:]
 
 
@@ -264,13 +329,18 @@ def star_phrase(value: float, rng: random.Random, seed_form_share: float) -> str
     return phrase.replace("STARS", "STAR").replace("tars", "tar") if value == 1.0 else phrase
 
 
-def compose_review(stars: int, n_tokens: int, rng: random.Random, *, star_share: float = 0.2,
-                   seed_form_share: float = 0.62) -> str:
-    """One review text for a rating of `stars` (1..5, or 0 for an unrated shelf note) near `n_tokens` tokens."""
+def compose_review(stars: int, n_tokens: int, rng: random.Random, *, words: BookWords = DEFAULT_WORDS,
+                   star_share: float = 0.2, seed_form_share: float = 0.62) -> str:
+    """One review text for a rating of `stars` (1..5, or 0 for an unrated shelf note) near `n_tokens` tokens,
+    naming the reviewed book's characters, places and objects (`words`)."""
     tone = rng.choices(TONE_NAMES, cum_weights=_TONE_CUM[stars - 1])[0] if stars else "plain"
     pools, cum = _POOL_CUM[tone]
     n_sent = min(MAX_SENTENCES, max(1, round(n_tokens * TONE_LENGTH_FACTOR[tone] / AVG_TOKENS_PER_SENTENCE)))
-    sentences = [_fill(rng.choice(POOLS[pool]), rng) for pool in rng.choices(pools, cum_weights=cum, k=n_sent)]
+    random_ = rng.random
+    sentences = [_sentence(choices[int(random_() * len(choices))], rng, words)
+                 for choices in (POOLS[pool] for pool in rng.choices(pools, cum_weights=cum, k=n_sent))]
+    if n_sent == 1 and rng.random() < EXTRA_P:  # a one-liner: a neutral reaction after it
+        sentences.append(rng.choice(EXTRAS).format_map(_Slots(rng, words)))
     if n_sent >= 4 and rng.random() < 0.12:  # hide a plot sentence behind spoiler markup
         k = rng.randrange(1, n_sent)
         sentences[k] = f"(view spoiler)[{sentences[k]} (hide spoiler)]"
