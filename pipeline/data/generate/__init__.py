@@ -31,7 +31,7 @@ from pipeline.data.generate.vocabulary import Vocabulary
 from pipeline.data.generate.writer import DateFormatter, GzipLines, hex_ids
 from pipeline.data.raw import RawDataError
 
-GENERATOR_VERSION = 2  # 2: varied review text (book casts, places, sentiment swaps) and the authors file
+GENERATOR_VERSION = 3  # 2: varied review text (book casts, places, sentiment swaps), authors file; 3: review lengths
 INCOMPLETE_CHARS = 300  # review_text_incomplete is the HTML review cut near this length
 
 __all__ = ["GENERATOR_VERSION", "MARKER_FILE", "SCALES", "GenerationReport", "generate", "get_scale"]

@@ -219,7 +219,7 @@ TONES: dict[str, tuple[tuple[str, float], ...]] = {
 TONE_NAMES = tuple(TONES)
 # Raves are short ("Loved it!"), rants shorter than considered reviews, plot summaries long.
 TONE_LENGTH_FACTOR = {
-    "rave": 0.2, "positive": 0.87, "emotional": 0.8, "mixed": 0.96, "negative": 0.45, "plain": 1.13, "blurb": 0.05,
+    "rave": 0.3, "positive": 0.87, "emotional": 0.8, "mixed": 0.96, "negative": 0.45, "plain": 1.13, "blurb": 0.1,
 }
 
 # P(tone | stars), rows for 1..5 stars, columns in TONE_NAMES order.
@@ -229,8 +229,8 @@ TONE_GIVEN_STARS = np.array(
         [0.00, 0.03, 0.02, 0.43, 0.36, 0.14, 0.02],  # 1 star
         [0.00, 0.04, 0.03, 0.52, 0.22, 0.14, 0.05],  # 2 stars
         [0.00, 0.09, 0.04, 0.50, 0.04, 0.23, 0.10],  # 3 stars
-        [0.14, 0.39, 0.04, 0.16, 0.00, 0.18, 0.09],  # 4 stars
-        [0.32, 0.37, 0.05, 0.05, 0.00, 0.14, 0.07],  # 5 stars
+        [0.12, 0.39, 0.04, 0.16, 0.00, 0.20, 0.09],  # 4 stars
+        [0.28, 0.35, 0.07, 0.05, 0.00, 0.18, 0.07],  # 5 stars
     ]
 )
 
