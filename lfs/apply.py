@@ -280,6 +280,8 @@ class LFData:
         self._indexes: dict[str, TextIndex] = {}
         self._index_lock = threading.Lock()
         self._columns = ArrayLRU(max_items=max_columns)
+        self._derived: dict[Hashable, object] = {}
+        self._derived_lock = threading.Lock()
 
     # -- inputs ---------------------------------------------------------------------------------------------
     def text_index(self, field: str) -> TextIndex:
@@ -301,6 +303,20 @@ class LFData:
 
     def feature(self, name: str) -> np.ndarray:
         return self.features[name].to_numpy(dtype=np.float64)
+
+    def derived(self, key: Hashable, compute):
+        """What `compute()` returns, computed once per LFData and key: figures derived from the split alone (not
+        from any LF), such as phrase counts or sorted feature values. Computed under the lock, so sessions asking
+        at once do not each build a copy."""
+        with self._derived_lock:
+            if key not in self._derived:
+                self._derived[key] = compute()
+            return self._derived[key]
+
+    def remember(self, key: Hashable, value) -> None:
+        """Set what `derived(key, ...)` returns (e.g. a table read from a cache on disk)."""
+        with self._derived_lock:
+            self._derived[key] = value
 
     # -- columns --------------------------------------------------------------------------------------------
     def column(self, spec: LFSpec) -> np.ndarray:

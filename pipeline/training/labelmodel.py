@@ -73,8 +73,9 @@ def fit_label_model(L_train: np.ndarray, params: LabelModelParams, y_dev: np.nda
     return model
 
 
-def _scores(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Accuracy and F1 over the rows with a prediction, and the coverage (share of rows with one)."""
+def prediction_scores(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Accuracy and F1 over the rows with a prediction (not -1), the coverage (share of rows with one) and the
+    number of those rows ("rows"); `y` holds int gold labels. What `label_model_report` and lfs.impact report."""
     from sklearn.metrics import f1_score
 
     covered = pred != -1
@@ -85,6 +86,9 @@ def _scores(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
     else:
         out["accuracy"] = out["f1"] = float("nan")
     return out
+
+
+_scores = prediction_scores  # the former private name
 
 
 def label_model_report(model, L_dev: np.ndarray, y_dev: np.ndarray, lf_names: list[str],
@@ -98,8 +102,8 @@ def label_model_report(model, L_dev: np.ndarray, y_dev: np.ndarray, lf_names: li
     learned = hasattr(model, "get_weights")  # a MajorityLabelVoter (too few LFs) learns no weights
     weights = model.get_weights() if learned else [None] * len(lf_names)
     report = {
-        "label_model": _scores(lm_pred, y),
-        "majority_vote": _scores(majority_vote(L_dev), y),
+        "label_model": prediction_scores(lm_pred, y),
+        "majority_vote": prediction_scores(majority_vote(L_dev), y),
         "weights": [{"lf": name, "learned_weight": None if w is None else float(w), "emp_acc": float(a)}
                     for name, w, a in zip(lf_names, weights, emp_acc, strict=True)],
     }
