@@ -38,6 +38,9 @@ from .workspace import Split, open_split
 OBJECTIVES = ("accuracy", "coverage")
 CANDIDATES_PER_SUGGESTION = 3  # phrases applied by the engine per keyword suggestion asked for
 GRID_POINTS = 99  # candidate thresholds: quantiles of the feature's dev values
+# Defaults of the limits a user sets: thresholds vote on >= 1% of dev (objective accuracy) or are >= 80% right
+# (objective coverage); a suggestion's accuracy bound lies >= 0.2 of the way from its label's prior to perfect.
+MIN_COVERAGE, MIN_ACCURACY, MIN_LIFT = 0.01, 0.8, 0.2
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class SuggestContext:
     check: LFData
     check_gold: np.ndarray
     specs: Sequence[LFSpec]
-    min_lift: float = 0.2
+    min_lift: float = MIN_LIFT
     min_check_accuracy: float = 0.0
     L_dev: np.ndarray | None = field(default=None, repr=False)
 
@@ -267,8 +270,8 @@ def threshold_name(feature: str, op: str, value: float, label: int) -> str:
     return f"{feature}_{word}_{number}_{'pos' if label == 1 else 'neg'}"
 
 
-def threshold_suggestions(ctx: SuggestContext, *, objective: str = "accuracy", min_coverage: float = 0.01,
-                          min_accuracy: float = 0.8, top: int = 10, features: Sequence[str] | None = None
+def threshold_suggestions(ctx: SuggestContext, *, objective: str = "accuracy", min_coverage: float = MIN_COVERAGE,
+                          min_accuracy: float = MIN_ACCURACY, top: int = 10, features: Sequence[str] | None = None
                           ) -> list[Suggestion]:
     out = []
     used = {(s.feature, s.op, s.label) for s in ctx.specs if isinstance(s, ThresholdLF)}
@@ -289,7 +292,7 @@ def threshold_suggestions(ctx: SuggestContext, *, objective: str = "accuracy", m
 
 
 def autotune(spec: ThresholdLF, data: LFData, gold: np.ndarray, *, objective: str = "accuracy",
-             min_coverage: float = 0.01, min_accuracy: float = 0.8) -> TunePoint:
+             min_coverage: float = MIN_COVERAGE, min_accuracy: float = MIN_ACCURACY) -> TunePoint:
     """The value of `spec` (its feature, op and label kept) that best meets the objective on `data` (dev)."""
     if not isinstance(spec, ThresholdLF):
         raise ValueError(f"LF {spec.name!r} is a {spec.template} LF: only threshold LFs can be autotuned")
@@ -301,8 +304,8 @@ def autotune(spec: ThresholdLF, data: LFData, gold: np.ndarray, *, objective: st
     return point
 
 
-def suggest(ctx: SuggestContext, *, top: int = 10, objective: str = "accuracy", min_coverage: float = 0.01,
-            min_accuracy: float = 0.8, fields: Sequence[str] = TEXT_FIELDS,
+def suggest(ctx: SuggestContext, *, top: int = 10, objective: str = "accuracy", min_coverage: float = MIN_COVERAGE,
+            min_accuracy: float = MIN_ACCURACY, fields: Sequence[str] = TEXT_FIELDS,
             progress: Callable[[str], None] | None = None) -> list[Suggestion]:
     """Keyword and threshold suggestions together, best first."""
     both = keyword_suggestions(ctx, fields=fields, top=top, progress=progress)

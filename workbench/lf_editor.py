@@ -5,7 +5,8 @@ figures of that run already see the edit): it builds the edited spec from the wo
 (`lfs.config.validate_spec`, `LFConfig.replace/add/remove`) and either makes it the working copy
 (`state.set_working`) or keeps the message in `state.LF_ERRORS`, shown under that LF; the working copy keeps its
 last valid value. After a valid edit every widget of the LF is set to the normalized spec (trimmed, de-duplicated
-keywords), which is also what keeps the threshold's number input and slider in sync.
+keywords), which is also what keeps the threshold's number input and slider in sync. A threshold LF's Autotune
+button sets its value by the objective chosen in the suggestions panel (lfs.suggest.autotune).
 
 Widget keys are ``ed-{generation}-{lf}-{field}`` (see `wkey`); their values are put into session state before the
 widgets are drawn, never passed as defaults, so a callback can set them.
@@ -34,6 +35,7 @@ from lfs.spec import (
     PythonLF,
     ThresholdLF,
 )
+from lfs.suggest import MIN_ACCURACY, MIN_COVERAGE, OBJECTIVES, autotune
 from lfs.workspace import Split
 from workbench import context, state
 from workbench.render import markdown_literal
@@ -69,7 +71,7 @@ def _errors() -> dict[str, str]:
     return st.session_state.setdefault(state.LF_ERRORS, {})
 
 
-def _edit(name: str, change: Callable[[LFSpec], LFSpec]) -> None:
+def edit(name: str, change: Callable[[LFSpec], LFSpec]) -> None:
     """Apply `change` to LF `name` of the working copy, or keep why it is invalid under that LF."""
     cfg = state.working(context.store())
     try:
@@ -100,13 +102,13 @@ def _sync(spec: LFSpec) -> None:
 
 def _set(name: str, field: str, attr: str) -> None:
     value = st.session_state.get(wkey(name, field))
-    _edit(name, lambda s: dataclasses.replace(s, **{attr: value}))
+    edit(name, lambda s: dataclasses.replace(s, **{attr: value}))
 
 
 def _set_value(name: str, field: str) -> None:
     """The threshold changed in the number input or the slider (`field`)."""
     value = st.session_state.get(wkey(name, field))
-    _edit(name, lambda s: dataclasses.replace(s, value=float(value) if value is not None else None))
+    edit(name, lambda s: dataclasses.replace(s, value=float(value) if value is not None else None))
 
 
 def _set_rule(name: str, i: int) -> None:
@@ -124,7 +126,36 @@ def _set_rule(name: str, i: int) -> None:
             rules[i - 1] = KeywordRule(tuple(words), label)
         return dataclasses.replace(spec, rules=tuple(rules))
 
-    _edit(name, change)
+    edit(name, change)
+
+
+def objective() -> tuple[str, float, float]:
+    """(objective, min coverage, min accuracy) as set in the suggestions panel, else the defaults."""
+    ss = st.session_state
+    return (ss.get(state.ASSIST_OBJECTIVE, OBJECTIVES[0]), ss.get(state.ASSIST_MIN_COVERAGE, MIN_COVERAGE),
+            ss.get(state.ASSIST_MIN_ACCURACY, MIN_ACCURACY))
+
+
+def autotune_help() -> str:
+    goal, coverage, accuracy = objective()
+    want = (f"the highest accuracy at coverage >= {coverage:.1%}" if goal == "accuracy"
+            else f"the highest coverage at accuracy >= {accuracy:.0%}")
+    return f"Set the threshold to the value with {want} on dev (feature, operator and label kept)"
+
+
+def _autotune(name: str, split: Split) -> None:
+    """Set LF `name`'s threshold by the objective (lfs.suggest.autotune) and mark it on the sweep chart."""
+    goal, coverage, accuracy = objective()
+    try:
+        point = autotune(state.working(context.store()).get(name), split.data, split.gold, objective=goal,
+                         min_coverage=coverage, min_accuracy=accuracy)
+    except (ValueError, KeyError) as e:
+        _errors()[name] = f"Autotune: {e}"
+        return
+    edit(name, lambda s: dataclasses.replace(s, value=point.value))
+    st.session_state.setdefault(state.AUTOTUNED, {})[name] = point.value
+    state.flash("success", f"Autotuned `{name}` to {point.value:g}: dev coverage {point.coverage:.2%}, accuracy "
+                           f"{point.accuracy:.1%} on {point.rows:,} labelled rows ({goal} objective).")
 
 
 def _add_rule(name: str, n: int) -> None:
@@ -145,7 +176,7 @@ def _remove_rule(name: str, i: int, n: int) -> None:
     if i > len(spec.rules):  # the pending rule
         _drop_keys(name, (f"rule{i}-keywords", f"rule{i}-label"))
         return
-    _edit(name, lambda s: dataclasses.replace(s, rules=s.rules[:i - 1] + s.rules[i:]))
+    edit(name, lambda s: dataclasses.replace(s, rules=s.rules[:i - 1] + s.rules[i:]))
     if name not in _errors():
         _drop_keys(name, [f"rule{k}-{f}" for k in range(len(spec.rules), n + 1) for f in ("keywords", "label")])
 
@@ -205,6 +236,8 @@ def _threshold_editor(spec: ThresholdLF, split: Split) -> None:
     row.number_input("Threshold", key=wkey(name, "value"), step=step, format=f"%.{decimals}f",
                      on_change=_set_value, args=(name, "value"))
     _choice("Label", _LABEL_OPTIONS, name, "label", "label", spec.label, row, format_func=label_name)
+    row.button("Autotune", key=wkey(name, "autotune"), icon=":material/tune:", on_click=_autotune,
+               args=(name, split), help=autotune_help())
     _seed(wkey(name, "slider"), float(spec.value))
     st.slider(f"Threshold over the observed range of {spec.feature}", min_value=low, max_value=high, step=step,
               key=wkey(name, "slider"), on_change=_set_value, args=(name, "slider"), label_visibility="collapsed")

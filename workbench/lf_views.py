@@ -222,10 +222,11 @@ def charts_panel(cfg: LFConfig, now: Analysis, split: Split) -> None:
                 current["accuracy"] = float(row["Emp. Acc."])
             # built once per LF and what its sweep depends on; an edit of the threshold moves only the marker
             base = (fp, name, spec.feature, spec.op, spec.label, tuple(current))
-            _draw("sweep", (fp, name, spec.key, tuple(current.items())), lambda: charts.sweep_spec(
+            tag = "autotuned" if st.session_state.get(state.AUTOTUNED, {}).get(name) == spec.value else "current"
+            _draw("sweep", (fp, name, spec.key, tuple(current.items()), tag), lambda: charts.sweep_spec(
                 _chart("sweep", base, lambda: charts.sweep_chart(sweep, spec.value, name=name, feature=spec.feature,
                                                                  op=spec.op, current=current)),
-                spec.value, current))
+                spec.value, current, tag))
         else:
             stats = _keyword_stats(fp, spec.key, spec, split)
             _draw("keywords", (fp, name, spec.key),

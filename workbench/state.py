@@ -33,6 +33,16 @@ ADD_NAME, ADD_TEMPLATE, ADD_FEATURE, ADD_OP, ADD_VALUE, ADD_LABEL = (
     "add-name", "add-template", "add-feature", "add-op", "add-value", "add-label")
 ADD_FIELD, ADD_MATCH, ADD_KW_LABEL, ADD_KEYWORDS = "add-field", "add-match", "add-kw-label", "add-keywords"
 
+# LF suggestions, autotune and impact (lf_assist.py; the autotune button sits in each threshold LF's editor)
+ASSIST_SHOW = "assist-show"  # the toggle that shows suggestions and impact
+ASSIST_MIN_LIFT, ASSIST_CHECK_FLOOR = "assist-min-lift", "assist-check-floor"
+ASSIST_OBJECTIVE, ASSIST_MIN_COVERAGE, ASSIST_MIN_ACCURACY = (
+    "assist-objective", "assist-min-coverage", "assist-min-accuracy")
+ASSIST_TARGET = "assist-target"  # where a keyword suggestion goes: a new LF or a rule of a keyword LF
+SUGGESTIONS = "assist-suggestions"  # the suggestions last shown (their Add buttons read them)
+AUTOTUNED = "assist-autotuned"  # {LF name: the value autotune set}, marked on the sweep chart
+LM_IMPACT = "assist-lm-impact"  # the label-model impact task of this session (lf_assist.ImpactTask)
+
 # Examples page
 EX_FILTER = "examples_filter"  # ExampleFilter handed over from a click on the LF page
 EX_PAGE = "examples_page"

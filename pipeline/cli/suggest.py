@@ -29,7 +29,7 @@ def _positive(text: str) -> int:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    from lfs.suggest import OBJECTIVES
+    from lfs.suggest import MIN_ACCURACY, MIN_COVERAGE, OBJECTIVES
 
     parser.add_argument("--processed", default="data/processed", metavar="DIR",
                         help="prepared data folder (default: %(default)s)")
@@ -38,19 +38,20 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objective", choices=OBJECTIVES, default="accuracy",
                         help="thresholds: highest accuracy at coverage >= --min-coverage, or highest coverage at "
                              "accuracy >= --min-accuracy (default: %(default)s)")
-    parser.add_argument("--min-coverage", type=_share, default=0.01, metavar="C",
+    parser.add_argument("--min-coverage", type=_share, default=MIN_COVERAGE, metavar="C",
                         help="objective accuracy: the least share of dev rows to vote on (default: %(default)s)")
-    parser.add_argument("--min-accuracy", type=_share, default=0.8, metavar="A",
+    parser.add_argument("--min-accuracy", type=_share, default=MIN_ACCURACY, metavar="A",
                         help="objective coverage: the least accuracy on dev (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def add_suggest_arguments(parser: argparse.ArgumentParser) -> None:
     from lfs.spec import TEXT_FIELDS
+    from lfs.suggest import MIN_LIFT
 
     _common(parser)
     parser.add_argument("--top", type=_positive, default=10, metavar="N", help="how many (default: %(default)s)")
-    parser.add_argument("--min-lift", type=_share, default=0.2, metavar="L",
+    parser.add_argument("--min-lift", type=_share, default=MIN_LIFT, metavar="L",
                         help="hide suggestions whose accuracy (lower bound) lies less than this far above voting "
                              "their label on every row, on a 0..1 scale (default: %(default)s)")
     parser.add_argument("--min-check-accuracy", type=_share, default=0.0, metavar="A",

@@ -98,10 +98,10 @@ def coverage_accuracy(summary: pd.DataFrame) -> alt.LayerChart:
 
 
 def sweep_chart(sweep: pd.DataFrame, value: float, *, name: str, feature: str, op: str,
-                current: dict | None = None) -> alt.LayerChart:
+                current: dict | None = None, tag: str = "current") -> alt.LayerChart:
     """Coverage and accuracy of a threshold LF as its value moves (lfs.analysis.threshold_sweep), the accuracy's
     95% interval as a band, and a rule at the current `value` (with `current` = {"coverage", "accuracy"}, the LF's
-    live figures, as points on it)."""
+    live figures, as points on it; `tag` names the rule: "current", or "autotuned" when autotune set it)."""
     long = sweep.melt(id_vars=["threshold"], value_vars=[c for c in ("coverage", "accuracy") if c in sweep],
                       var_name="figure", value_name="share")
     x = alt.X("threshold:Q", title=f"{feature} threshold ({op})")
@@ -116,7 +116,7 @@ def sweep_chart(sweep: pd.DataFrame, value: float, *, name: str, feature: str, o
         layers.append(alt.Chart(sweep).mark_area(opacity=0.2, color="#ff7f0e").encode(
             x=x, y=alt.Y("acc_low:Q", scale=alt.Scale(domain=[0, 1])), y2=alt.Y2("acc_high")))
     layers.append(lines)
-    marker = _sweep_marker(value, current)
+    marker = _sweep_marker(value, current, tag)
     rule = alt.Chart(marker[0]).mark_rule(color="black", strokeDash=[4, 3]).encode(
         x=alt.X("threshold:Q"), tooltip=[alt.Tooltip("label:N")])
     layers.append(rule)
@@ -125,20 +125,20 @@ def sweep_chart(sweep: pd.DataFrame, value: float, *, name: str, feature: str, o
     return alt.layer(*layers, title=f"{name} as the threshold moves")
 
 
-def _sweep_marker(value: float, current: dict | None) -> list[pd.DataFrame]:
+def _sweep_marker(value: float, current: dict | None, tag: str = "current") -> list[pd.DataFrame]:
     """The data of sweep_chart's marker, its last layers: the rule at `value`, and the live figures on it."""
-    frames = [pd.DataFrame({"threshold": [float(value)], "label": [f"current {value:g}"]})]
+    frames = [pd.DataFrame({"threshold": [float(value)], "label": [f"{tag} {value:g}"]})]
     if current:
         frames.append(pd.DataFrame({"threshold": float(value), "figure": list(current),
                                     "share": list(current.values())}))
     return frames
 
 
-def sweep_spec(base: dict, value: float, current: dict | None = None) -> dict:
+def sweep_spec(base: dict, value: float, current: dict | None = None, tag: str = "current") -> dict:
     """The stable spec of `sweep_chart(sweep, value, current=current, ...)` from `base`, the stable spec of
     `sweep_chart` with the same sweep, name, feature and op and `current` figures of the same names, at any value:
     only the marker's datasets (the last ones) differ, so an edit of the threshold rebuilds only those."""
-    marker = _sweep_marker(value, current)
+    marker = _sweep_marker(value, current, tag)
     first = len(base["datasets"]) - len(marker)
     return with_datasets(base, {first + i: frame for i, frame in enumerate(marker)})
 

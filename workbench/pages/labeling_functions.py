@@ -1,11 +1,12 @@
 """Labeling functions: edit the LFs (thresholds, keyword rules, switches), add or delete one, and see on dev at
-once how each does against the saved version; open the rows behind a figure; save, restore and compare versions."""
+once how each does against the saved version; open the rows behind a figure; get suggestions of LFs to add,
+autotune thresholds, see what each LF adds; save, restore and compare versions."""
 
 import streamlit as st
 
 from lfs.store import ConfigStore
 from lfs.workspace import Split
-from workbench import context, lf_editor, lf_views, state
+from workbench import context, lf_assist, lf_editor, lf_views, state
 
 
 # The editors and everything an edit changes form one fragment: an edit reruns only it, not the app's frame, the
@@ -37,9 +38,15 @@ def live(store: ConfigStore, split: Split) -> None:
             lf_editor.add_form()
     with look:
         lf_views.charts_panel(cfg, now, split)
+    if st.session_state.get(state.ASSIST_SHOW):
+        lf_assist.panel(cfg, split)
 
 
 st.title("Labeling functions")
+# outside the live part: switching it on or off reruns the whole page, the label-model impact below included
+assist = st.toggle("Suggest LFs and show what each LF adds", key=state.ASSIST_SHOW)
 live(context.store(), context.split(lf_views.SPLIT))
+if assist:
+    lf_assist.lm_impact_section(state.working(context.store()), context.split(lf_views.SPLIT))
 st.subheader("Versions")
 lf_views.versions(context.store())
