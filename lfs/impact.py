@@ -15,8 +15,10 @@ its progress through an optional callback. The command line's `python -m pipelin
 from __future__ import annotations
 
 import math
+import multiprocessing
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -97,14 +99,34 @@ def mv_impact(L: np.ndarray, names: Sequence[str], y) -> pd.DataFrame:
     return frame[list(MV_COLUMNS)]
 
 
+def _fit_and_score(L_train: np.ndarray, L_gold: np.ndarray, gold: np.ndarray, columns: list[int],
+                   params: LabelModelParams) -> tuple[str, dict[str, float]]:
+    """One fit of the label model on `columns` of L_train, scored on the labelled dev rows (module level: it also
+    runs in worker processes)."""
+    from pipeline.training.labelmodel import fit_label_model, prediction_scores
+
+    model = fit_label_model(L_train[:, columns], params, gold)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pred = model.predict(L_gold[:, columns], tie_break_policy="abstain")
+    kind = "label_model" if hasattr(model, "get_weights") else "majority_vote"
+    return kind, prediction_scores(np.asarray(pred), gold.astype(int))
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # the workers share the cores: each runs its fits on one thread
+
+
 def label_model_impact(L_train: np.ndarray, L_dev: np.ndarray, y_dev, names: Sequence[str],
-                       params: LabelModelParams, progress: Progress | None = None) -> pd.DataFrame:
+                       params: LabelModelParams, progress: Progress | None = None, workers: int = 1) -> pd.DataFrame:
     """One row per LF: the label model fitted on L_train with all LFs and without that LF, each scored on the
     labelled rows of dev (y_dev NaN: unlabelled, left out), and the differences (without - with); columns
     LM_COLUMNS. len(names) + 1 fits, seeded by params.seed (same inputs, same table); `progress(done, total,
-    message)` is called after each."""
-    from pipeline.training.labelmodel import fit_label_model, prediction_scores
-
+    message)` is called after each. With `workers` > 1 the fits run in that many fresh worker processes (a fit
+    is snorkel's training loop of small torch steps, bound to one core; starting a worker costs an import of
+    torch, so this pays from a handful of fits on)."""
     L_train = _labels(L_train, names, "L_train")
     L_dev = _labels(L_dev, names, "L_dev")
     y = np.asarray(y_dev, dtype=float).reshape(-1)
@@ -115,28 +137,32 @@ def label_model_impact(L_train: np.ndarray, L_dev: np.ndarray, y_dev, names: Seq
     m = len(names)
     if m == 0:
         return pd.DataFrame(columns=list(LM_COLUMNS))
-
-    def fit_and_score(columns: list[int]) -> tuple[str, dict[str, float]]:
-        model = fit_label_model(L_train[:, columns], params, gold)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pred = model.predict(L_gold[:, columns], tie_break_policy="abstain")
-        kind = "label_model" if hasattr(model, "get_weights") else "majority_vote"
-        return kind, prediction_scores(np.asarray(pred), gold.astype(int))
-
-    kind, base = fit_and_score(list(range(m)))
-    if progress is not None:
-        progress(1, m + 1, f"all {m} LFs")
+    jobs = [list(range(m))] + [[c for c in range(m) if c != j] for j in range(m)]
+    messages = [f"all {m} LFs"] + [f"without {name}" for name in names]
+    fits: list[tuple[str, dict[str, float]] | None] = [None] * len(jobs)
+    if workers > 1:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_one_thread) as pool:
+            pending = {pool.submit(_fit_and_score, L_train, L_gold, gold, cols, params): i
+                       for i, cols in enumerate(jobs)}
+            for done, future in enumerate(as_completed(pending), 1):
+                fits[pending[future]] = future.result()
+                if progress is not None:
+                    progress(done, len(jobs), messages[pending[future]])
+    else:
+        for i, cols in enumerate(jobs):
+            fits[i] = _fit_and_score(L_train, L_gold, gold, cols, params)
+            if progress is not None:
+                progress(i + 1, len(jobs), messages[i])
+    kind, base = fits[0]
     rows = []
     for j, name in enumerate(names):
-        kind_without, without = fit_and_score([c for c in range(m) if c != j])
+        kind_without, without = fits[j + 1]
         row: dict[str, Any] = {"lf": name, "model": kind, "model_without": kind_without}
         for metric in ("accuracy", "f1", "coverage"):
             row |= {metric: base[metric], f"{metric}_without": without[metric],
                     f"d_{metric}": without[metric] - base[metric]}
         rows.append(row)
-        if progress is not None:
-            progress(j + 2, m + 1, f"without {name}")
     return pd.DataFrame(rows, columns=list(LM_COLUMNS))
 
 

@@ -12,6 +12,7 @@ split's LFData (`phrase_table`), which the workbench shares between sessions.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -43,6 +44,22 @@ class PhraseTable:
 
     phrases: np.ndarray
     X: sparse.csr_matrix
+
+    @functools.cached_property
+    def by_phrase(self) -> sparse.csr_matrix:
+        """X transposed, row k = the rows with phrase k: `by_phrase @ mask` counts each phrase's rows in a mask."""
+        return self.X.T.tocsr()
+
+    @functools.cached_property
+    def lengths(self) -> np.ndarray:
+        return np.char.str_len(self.phrases.astype(str)) if len(self.phrases) else np.zeros(0, dtype=int)
+
+    def rows_of(self, k: int) -> np.ndarray:
+        return self.by_phrase.indices[self.by_phrase.indptr[k]:self.by_phrase.indptr[k + 1]]
+
+    def count(self, mask: np.ndarray) -> np.ndarray:
+        """Per phrase, the rows of `mask` (boolean over rows) that contain it."""
+        return self.by_phrase @ mask.astype(np.float64)
 
 
 def build_phrase_table(texts: Sequence[object], rows: np.ndarray | None = None, *, min_rows: int = MIN_ROWS,

@@ -153,25 +153,25 @@ def keyword_candidates(ctx: SuggestContext, text_field: str, n: int) -> list[tup
     table = phrase_table(ctx.dev, ctx.dev_gold, text_field)
     if not len(table.phrases):
         return []
-    gold = np.nan_to_num(ctx.dev_gold, nan=-1.0)
-    Xt = table.X.T
-    total = np.asarray(Xt @ (gold >= 0).astype(np.float64)).ravel()
-    pos = np.asarray(Xt @ (gold == 1).astype(np.float64)).ravel()
-    adds = np.asarray(Xt @ ctx.useful.astype(np.float64)).ravel()
-    frame = pd.concat([pd.DataFrame({"k": np.arange(len(table.phrases)), "label": label, "lift": gain,
-                                     "score": adds * gain, "length": [len(p) for p in table.phrases]})
-                       for label, gain in ((1, lift(pos, total, ctx.prior[1])),
-                                           (0, lift(total - pos, total, ctx.prior[0])))])
+    # per phrase, its rows with gold and its positive rows: the same after every edit, so counted once
+    total, pos = ctx.dev.derived(("phrase-gold", text_field), lambda: (
+        table.count(~np.isnan(ctx.dev_gold)), table.count(ctx.dev_gold == 1)))
+    adds = table.count(ctx.useful)
+    ks, labels, scores = [], [], []
+    for label, gain in ((1, lift(pos, total, ctx.prior[1])), (0, lift(total - pos, total, ctx.prior[0]))):
+        score = adds * gain
+        keep = np.flatnonzero((score > 0) & (gain >= ctx.min_lift))
+        ks.append(keep)
+        labels.append(np.full(len(keep), label))
+        scores.append(score[keep])
+    ks, labels, scores = np.concatenate(ks), np.concatenate(labels), np.concatenate(scores)
+    order = np.lexsort((table.lengths[ks], -scores))[:n * 4]  # best first; on a tie the shorter phrase
     used = _used_keywords(ctx.specs, text_field)
-    frame = frame[(frame.score > 0) & (frame.lift >= ctx.min_lift)]
-    # best first; on a tie the shorter phrase (it says the same more generally)
-    frame = frame.sort_values(["score", "length"], ascending=[False, True]).head(n * 4)
-    Xc = table.X.tocsc()
     picked: list[tuple[str, int]] = []
     seen_rows: set[tuple[int, bytes]] = set()
-    for k, label in zip(frame.k.tolist(), frame.label.tolist(), strict=True):
+    for k, label in zip(ks[order].tolist(), labels[order].tolist(), strict=True):
         phrase, padded = str(table.phrases[k]), f" {table.phrases[k]} "
-        rows = (label, Xc.indices[Xc.indptr[k]:Xc.indptr[k + 1]].tobytes())
+        rows = (label, table.rows_of(k).tobytes())
         # skip a phrase in use, one with the very rows of a phrase picked before, and one inside or around a
         # phrase picked before for the same label (it finds mostly the same rows)
         if phrase in used or rows in seen_rows or any(

@@ -3,12 +3,13 @@
 Suggestions (lfs.suggest) are mined on dev and checked on val with the limits the user sets; one click adds one
 to the working copy, as a new LF or as a keyword of a rule of a keyword LF, and the live analysis shows what it
 did. Impact (lfs.impact): majority vote without each enabled LF, live; the label model without each LF, as a
-background task with progress (one fit per LF on the train split's votes).
+background task with progress (one fit per LF on the train split's votes, in two worker processes).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from dataclasses import dataclass, field
 
@@ -194,7 +195,7 @@ class ImpactTask:
             self.message = "votes on the train split"
             L_train, L_dev = train.matrix(specs), dev.matrix(specs)
             self.result = label_model_impact(L_train, L_dev, dev.gold, self.names, LabelModelParams(),
-                                             progress=self.progress)
+                                             progress=self.progress, workers=min(2, os.cpu_count() or 1))
         except Exception as e:  # shown on the page; the thread must not die silently
             self.error = f"{type(e).__name__}: {e}"
 
