@@ -23,12 +23,12 @@ from pathlib import Path
 
 from lfs.config import load_default
 from lfs.features import features_dir
-from lfs.impact import label_model_impact
 from lfs.phrases import cached_tables
 from lfs.spec import TEXT_FIELDS
 from lfs.suggest import SuggestContext, autotune, suggest
 from lfs.workspace import open_split
 from pipeline.data.dataset import load_prepared
+from pipeline.training.impact import label_model_impact
 from pipeline.training.labelmodel import LabelModelParams
 
 TARGETS_S = {"first suggestions": 3.0, "after an edit": 0.3, "label-model impact": 30.0}

@@ -11,11 +11,11 @@ import pytest
 
 from lfs.analysis import totals
 from lfs.config import load_default
-from lfs.impact import label_model_impact
 from lfs.suggest import MIN_LIFT, open_context, suggest
 from lfs.workspace import open_split
 from pipeline.cli import main
 from pipeline.data.dataset import load_prepared
+from pipeline.training.impact import label_model_impact
 from pipeline.training.labelmodel import LabelModelParams
 from tests.test_app_labeling_functions import (
     _pills_in_apptest,  # noqa: F401 (autouse fixture)

@@ -14,8 +14,9 @@ import pytest
 from sklearn.metrics import f1_score
 
 from lfs.analysis import majority_vote, totals
-from lfs.impact import LM_COLUMNS, MV_COLUMNS, as_records, label_model_impact, mv_impact
+from lfs.impact import MV_COLUMNS, as_records, mv_impact
 from pipeline.cli import main
+from pipeline.training.impact import LM_COLUMNS, label_model_impact
 from pipeline.training.labelmodel import LabelModelParams, fit_label_model
 
 NAN = float("nan")

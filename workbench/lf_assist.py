@@ -17,10 +17,11 @@ import pandas as pd
 import streamlit as st
 
 from lfs.config import LFConfig
-from lfs.impact import label_model_impact, mv_impact
+from lfs.impact import mv_impact
 from lfs.spec import KeywordLF, KeywordRule, LFSpec, LFSpecError
 from lfs.suggest import MIN_LIFT, OBJECTIVES, Suggestion, open_context, suggest
 from lfs.workspace import Split
+from pipeline.training.impact import label_model_impact
 from workbench import context, lf_editor, state
 from workbench.render import markdown_literal
 from workbench.widgets import label_name

@@ -47,9 +47,10 @@ def _impact_table(frame, columns: list[str]) -> str:
 
 
 def run_impact(args: argparse.Namespace) -> int:
-    from lfs.impact import as_records, label_model_impact, mv_impact
+    from lfs.impact import as_records, mv_impact
     from pipeline.cli.retrain import flag_overrides
     from pipeline.runs.settings import LABEL_MODEL_FLAGS, check_label_model
+    from pipeline.training.impact import label_model_impact
 
     # checked before any data is read: a bad flag is refused at once, naming the flag
     overrides, params = flag_overrides(args, LABEL_MODEL_FLAGS), None

@@ -75,7 +75,8 @@ def fit_label_model(L_train: np.ndarray, params: LabelModelParams, y_dev: np.nda
 
 def prediction_scores(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Accuracy and F1 over the rows with a prediction (not -1), the coverage (share of rows with one) and the
-    number of those rows ("rows"); `y` holds int gold labels. What `label_model_report` and lfs.impact report."""
+    number of those rows ("rows"); `y` holds int gold labels. What `label_model_report` and
+    pipeline.training.impact report."""
     from sklearn.metrics import f1_score
 
     covered = pred != -1
@@ -88,7 +89,6 @@ def prediction_scores(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
     return out
 
 
-_scores = prediction_scores  # the former private name
 
 
 def label_model_report(model, L_dev: np.ndarray, y_dev: np.ndarray, lf_names: list[str],
