@@ -313,11 +313,6 @@ class LFData:
                 self._derived[key] = compute()
             return self._derived[key]
 
-    def remember(self, key: Hashable, value) -> None:
-        """Set what `derived(key, ...)` returns (e.g. a table read from a cache on disk)."""
-        with self._derived_lock:
-            self._derived[key] = value
-
     # -- columns --------------------------------------------------------------------------------------------
     def column(self, spec: LFSpec) -> np.ndarray:
         """The LF's votes on every row (int8, -1 = abstain), memoised by the spec's key."""

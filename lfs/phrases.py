@@ -136,20 +136,21 @@ def _write(folder: Path, want: dict, table: PhraseTable) -> None:
     write_atomic(meta, lambda f: f.write(body.encode("utf-8")))
 
 
+def _read_or_build(data: LFData, gold: np.ndarray, folder: Path, want: dict) -> PhraseTable:
+    table = _read(folder, want)
+    if table is None:
+        table = table_for(data, gold, want["field"])
+        try:
+            _write(folder, want, table)
+        except OSError as e:  # a read-only data folder: keep it in memory only
+            log.warning("cannot cache the phrase table of %s/%s in %s: %s", want["split"], want["field"], folder, e)
+    return table
+
+
 def cached_tables(data: LFData, gold: np.ndarray, folder: Path, *, fingerprint: str | None, split: str,
                   fields: Sequence[str]) -> dict[str, PhraseTable]:
-    """The tables of `fields`, read from `folder` when they match this dataset, else built and written there;
-    either way remembered for `data`, so `phrase_table` answers at once."""
-    out = {}
-    for text_field in fields:
-        want = _meta(fingerprint, split, text_field, data.n)
-        table = _read(folder, want)
-        if table is None:
-            table = table_for(data, gold, text_field)
-            try:
-                _write(folder, want, table)
-            except OSError as e:  # a read-only data folder: keep it in memory only
-                log.warning("cannot cache the phrase table of %s/%s in %s: %s", split, text_field, folder, e)
-        data.remember(("phrases", text_field), table)
-        out[text_field] = table
-    return out
+    """The tables of `fields` for `data`: kept by it once read from `folder` (when they match this dataset) or
+    built and written there, so later calls and `phrase_table` answer at once."""
+    return {f: data.derived(("phrases", f), lambda f=f: _read_or_build(data, gold, folder,
+                                                                      _meta(fingerprint, split, f, data.n)))
+            for f in fields}
