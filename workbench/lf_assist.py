@@ -48,14 +48,16 @@ def _limits() -> tuple:
     row.slider("Least accuracy on val", 0.0, 1.0, 0.0, 0.05, key=state.ASSIST_CHECK_FLOOR,
                help="Hide suggestions whose accuracy on val falls below this")
     row = st.container(horizontal=True)
-    goal = row.selectbox("Thresholds and autotune", OBJECTIVES, key=state.ASSIST_OBJECTIVE,
-                         format_func=lambda o: {"accuracy": "highest accuracy at coverage ≥",
-                                                "coverage": "highest coverage at accuracy ≥"}[o])
+    goal = row.selectbox("Thresholds and autotune aim at", OBJECTIVES, key=state.ASSIST_OBJECTIVE,
+                         format_func=lambda o: {"accuracy": "the highest accuracy at a least coverage",
+                                                "coverage": "the highest coverage at a least accuracy"}[o])
     coverage, accuracy = lf_editor.objective()[1:]
     if goal == "accuracy":
-        row.number_input("coverage", 0.0, 1.0, coverage, 0.005, format="%.3f", key=state.ASSIST_MIN_COVERAGE)
+        row.number_input("Least coverage of dev", 0.0, 1.0, coverage, 0.005, format="%.3f",
+                         key=state.ASSIST_MIN_COVERAGE)
     else:
-        row.number_input("accuracy", 0.0, 1.0, accuracy, 0.05, format="%.2f", key=state.ASSIST_MIN_ACCURACY)
+        row.number_input("Least accuracy on dev", 0.0, 1.0, accuracy, 0.05, format="%.2f",
+                         key=state.ASSIST_MIN_ACCURACY)
     goal, coverage, accuracy = lf_editor.objective()
     ss = st.session_state
     return ss[state.ASSIST_MIN_LIFT], ss[state.ASSIST_CHECK_FLOOR], goal, coverage, accuracy
