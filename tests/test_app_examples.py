@@ -15,11 +15,14 @@ from streamlit.runtime.state.common import user_key_from_element_id
 
 from lfs.analysis import lf_rows
 from lfs.config import load_default
-from lfs.example_rows import ExampleFilter, sample
+from lfs.example_rows import ExampleFilter, review_present, sample, select
+from lfs.suggest import keyword_suggestions, open_context
+from lfs.triage import phrase_mask, triage_order
 from lfs.workspace import open_split
 from pipeline.data.dataset import load_prepared
 from tests.workbench_fixtures import HOSTILE_REVIEW
 from workbench import nav, state
+from workbench.examples_view import label_probs, order_from_query_params
 
 COUNT = re.compile(r"([\d,]+) rows match")
 ROW = re.compile(r"· row ([\d,]+)</span>")
@@ -154,6 +157,7 @@ def test_pages_and_seeded_random_order(apptest, workbench_data):
     at.radio(key="ex-order").set_value("random").run()
     at.number_input(key="ex-seed").set_value(5).run()
     assert shown_rows(at) == sample(np.arange(n), 25, 5).tolist()
+    assert at.query_params == {"split": ["dev"], "order": ["random"], "seed": ["5"]}  # a link to this sample
     at.number_input(key="ex-page").set_value(2).run()
     page_two = sample(np.arange(n), 50, 5)[25:].tolist()
     assert shown_rows(at) == page_two
@@ -172,3 +176,68 @@ def test_edits_to_the_working_config_show_here(apptest, workbench_data):
     at = open_examples(apptest, ExampleFilter(lf="polarity_positive", kind="fires"))
     assert count(at) == len(expected)
     assert len(expected) < len(lf_rows(split.matrix(cfg.enabled()), 2, "fires", split.gold))
+
+
+def triage_expected(data, cfg=None, flt: ExampleFilter | None = None) -> np.ndarray:
+    """dev's read-next queue of the rows `flt` selects (all) with the enabled LFs of `cfg` (the default config),
+    computed outside Streamlit as the page is said to compute it."""
+    prepared = load_prepared(data / "processed")
+    split = open_split(prepared, "dev")
+    specs = (cfg or load_default()).enabled()
+    rows = select(split, specs, split.matrix(specs), flt or ExampleFilter())
+    L = split.matrix(specs)[rows]
+    found = keyword_suggestions(open_context(prepared, specs), fields=["review_text"], top=10)
+    phrases = phrase_mask(split.data, [s.spec for s in found])[rows]
+    probs = label_probs(split.matrix(specs))
+    order = triage_order(L, None if probs is None else probs[rows], split.data.book_idx[rows], phrases,
+                         has_review=review_present(split)[rows])
+    return rows[order]
+
+
+def test_read_next_shows_dev_in_triage_order_page_by_page(apptest, workbench_data):
+    expected = triage_expected(workbench_data)
+    assert len(expected) > 10  # two pages at least
+    at = open_examples(apptest)
+    at.radio(key="ex-order").set_value("triage").run()
+    assert not at.exception, at.exception
+    assert count(at) == len(expected)
+    assert shown_rows(at) == expected[:10].tolist()
+    (caption,) = [c.value for c in at.caption if "Read next" in c.value]
+    assert "label model's uncertainty" in caption and "LFs conflict" in caption
+    assert at.query_params == {"split": ["dev"], "order": ["triage"]}
+    at.number_input(key="ex-page").set_value(2).run()
+    assert shown_rows(at) == expected[10:20].tolist()
+
+
+def test_read_next_with_two_lfs_orders_by_majority_vote_within_the_filter(apptest, workbench_data):
+    cfg = load_default()
+    for name in cfg.names[2:]:
+        cfg = cfg.remove(name)
+    apptest.session_state[state.WORKING] = cfg
+    apptest.session_state[state.BASE] = 1
+    apptest.query_params.update({"split": "dev", "has_review": "true", "order": "triage"})
+    at = open_examples(apptest)
+    (caption,) = [c.value for c in at.caption if "Read next" in c.value]
+    assert "majority vote's margin" in caption and "label model's uncertainty" not in caption
+    expected = triage_expected(workbench_data, cfg, ExampleFilter(has_review=True))
+    assert count(at) == len(expected) and shown_rows(at) == expected[:10].tolist()
+
+
+def test_a_read_next_link_off_dev_says_it_works_on_dev(apptest, workbench_data):
+    apptest.query_params.update({"split": "val", "order": "triage"})
+    at = open_examples(apptest)
+    assert at.radio(key="ex-order").value == "triage"
+    assert any("works on the dev split" in i.value for i in at.info)
+    assert cards(at) == []
+    at.selectbox(key="ex-split").select("dev").run()
+    assert not at.exception and not at.info
+    assert shown_rows(at) == triage_expected(workbench_data)[:10].tolist()
+
+
+def test_the_order_a_link_carries():
+    assert order_from_query_params({"split": "dev"}) == {}
+    assert order_from_query_params({"order": "random", "seed": "5"}) == {"ex-order": "random", "ex-seed": 5}
+    assert order_from_query_params({"order": "triage"}) == {"ex-order": "triage", "ex-seed": 0}
+    for bad in ({"order": "sideways"}, {"order": "random", "seed": "-1"}, {"order": "random", "seed": "x"}):
+        with pytest.raises(ValueError, match="query parameter"):
+            order_from_query_params(bad)

@@ -1,8 +1,10 @@
-"""The Examples page's widgets: the filter (from a hand-over, a URL or the widgets), the pager and the cards.
+"""The Examples page's widgets: the filter (from a hand-over, a URL or the widgets), the order, the pager and the
+cards.
 
 Every widget's value lives in st.session_state under its key (ex-split ...), set before the widget is drawn, so a
 filter handed over by the LF page or carried by a URL lands in the widgets. The last values are kept under
-state.EX_PAGE, so coming back from another page shows the same rows.
+state.EX_PAGE, so coming back from another page shows the same rows. The order "read next" shows dev's rows in
+lfs.triage's order, with the label model fitted on dev's votes and the keyword suggestions' phrases (both cached).
 """
 
 from __future__ import annotations
@@ -23,14 +25,18 @@ from lfs.example_rows import (
     from_query_params,
     page_count,
     page_of,
+    review_present,
     sample,
     select,
     to_query_params,
     vote_column,
 )
 from lfs.spec import KeywordLF, LFSpec
+from lfs.suggest import keyword_suggestions, open_context
+from lfs.triage import CONFLICT, COVERED, PER_WINDOW, PHRASE, WINDOW, group_counts, phrase_mask, triage_order
 from lfs.workspace import Split
-from workbench import render, state
+from pipeline.training.labelmodel import MIN_LABEL_MODEL_LFS, LabelModelParams, fit_label_model
+from workbench import context, render, state
 from workbench.widgets import label_name
 
 # Widget keys (the browser tests select on them: CSS class st-key-<key>).
@@ -42,8 +48,11 @@ COUNT = "ex-count"
 ANY = ""  # "no restriction" in the filter's select boxes (never an LF name or a keyword)
 GOLD_OPTIONS = {ANY: "any", "1": "positive", "0": "negative"}
 REVIEW_OPTIONS = {ANY: "any", "yes": "with a review", "no": "without a review"}
-ORDERS = {"dataset": "dataset order", "random": "seeded random sample"}
+TRIAGE = "triage"
+ORDERS = {"dataset": "dataset order", "random": "seeded random sample", TRIAGE: "read next (triage)"}
+ORDER_PARAM, SEED_PARAM = "order", "seed"  # URL query parameters of the order (beside the filter's)
 PAGE_SIZES = (10, 25, 50)
+MAX_SEED = 2**31 - 1
 DEFAULTS = {SPLIT: ExampleFilter.split, LF: ANY, KIND: ANY, KEYWORD: ANY, GOLD: ANY, REVIEW: ANY,
             CONFLICTS: False, UNCOVERED: False, ORDER: "dataset", SEED: 0, PAGE_SIZE: PAGE_SIZES[0], PAGE: 1}
 
@@ -69,10 +78,13 @@ def restore() -> None:
         st.session_state[PAGE] = 1
     elif SPLIT not in st.session_state:
         st.session_state.update(st.session_state.get(state.EX_PAGE, {}))
-        params = {name: st.query_params[name] for name in QUERY_PARAMS if name in st.query_params}
+        params = {name: st.query_params[name] for name in (*QUERY_PARAMS, ORDER_PARAM, SEED_PARAM)
+                  if name in st.query_params}
         if params:
             try:
-                _write_filter(from_query_params(params))
+                flt, order = from_query_params(params), order_from_query_params(params)  # both checked first
+                _write_filter(flt)
+                st.session_state.update(order)
             except ValueError as e:
                 st.warning(f"The link's filter was not used ({render.markdown_literal(e)}); showing all rows instead.")
     for key, value in DEFAULTS.items():
@@ -132,9 +144,30 @@ def filters(specs: Sequence[LFSpec], splits: dict[str, bool]) -> ExampleFilter:
                          has_review={ANY: None, "yes": True, "no": False}[review])
 
 
+def order_query_params() -> dict[str, str]:
+    """The order widgets' values as URL query parameters: none for dataset order, the seed with a random sample."""
+    order = st.session_state.get(ORDER, DEFAULTS[ORDER])
+    if order == DEFAULTS[ORDER]:
+        return {}
+    return {ORDER_PARAM: order, **({SEED_PARAM: str(int(st.session_state[SEED]))} if order == "random" else {})}
+
+
+def order_from_query_params(params: dict[str, str]) -> dict[str, object]:
+    """The order widgets' values a URL carries ({} when it has none); ValueError naming a bad parameter."""
+    order = params.get(ORDER_PARAM)
+    if order is None:
+        return {}
+    if order not in ORDERS:
+        raise ValueError(f"query parameter {ORDER_PARAM!r}: {order!r} is not one of {', '.join(ORDERS)}")
+    seed = params.get(SEED_PARAM, str(DEFAULTS[SEED]))
+    if not seed.isdigit() or int(seed) > MAX_SEED:
+        raise ValueError(f"query parameter {SEED_PARAM!r}: {seed!r} is not an integer from 0 to {MAX_SEED}")
+    return {ORDER: order, SEED: int(seed)}
+
+
 def reflect(flt: ExampleFilter) -> None:
-    """Show the filter in the URL (a link to share)."""
-    params = to_query_params(flt)
+    """Show the filter and the order in the URL (a link to share)."""
+    params = to_query_params(flt) | order_query_params()
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)
 
@@ -155,13 +188,85 @@ def rows_for(fingerprint: str, split: Split, specs: Sequence[LFSpec], L: np.ndar
     return ordered_rows(fingerprint, lf_keys, flt, seed, split, specs, L)
 
 
-def order_widgets() -> int | None:
-    """Dataset order or a seeded random sample; returns the seed (None: dataset order)."""
+def order_widgets() -> tuple[str, int | None]:
+    """Dataset order, a seeded random sample or read next; returns the order and the seed (None: not random)."""
     left, right = st.columns(2, vertical_alignment="bottom")
-    order = left.radio("Order", list(ORDERS), key=ORDER, format_func=ORDERS.get, horizontal=True)
-    seed = right.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=SEED,
+    order = left.radio("Order", list(ORDERS), key=ORDER, format_func=ORDERS.get, horizontal=True,
+                       help="Read next: dev's rows where the LFs conflict, then those they agree on, least certain "
+                            "first, then rows no LF votes on that have a suggested phrase")
+    seed = right.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=SEED,
                               disabled=order != "random", help="The same seed shows the same sample")
-    return int(seed) if order == "random" else None
+    return order, int(seed) if order == "random" else None
+
+
+# -- read next (triage) -------------------------------------------------------------------------------------------
+TRIAGE_SPLIT = "dev"
+# 500 epochs, not the training default of 5000: a tenth of the time (a third of a second on seed-scale dev, against
+# over three) for what only orders rows by uncertainty and so needs no fully converged model.
+TRIAGE_PARAMS = LabelModelParams(n_epochs=500)
+SUGGESTED_PHRASES = 10  # the top keyword suggestions whose phrases make an uncovered row worth reading
+
+
+def label_probs(L_dev: np.ndarray, params: LabelModelParams = TRIAGE_PARAMS) -> np.ndarray | None:
+    """snorkel's LabelModel fitted on dev's own votes (unsupervised: gold is not read) and its predict_proba on
+    them; None with fewer than MIN_LABEL_MODEL_LFS LFs, which LabelModel refuses."""
+    if L_dev.shape[1] < MIN_LABEL_MODEL_LFS:
+        return None
+    return fit_label_model(L_dev, params).predict_proba(L_dev)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _label_probs(fingerprint: str, lf_keys: tuple, _L: np.ndarray) -> np.ndarray | None:  # noqa: ARG001
+    return label_probs(_L)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _suggested(fingerprint: str, lf_keys: tuple, _specs: Sequence[LFSpec],  # noqa: ARG001
+               _dev: Split, _val: Split) -> tuple[tuple[str, ...], np.ndarray]:
+    """The phrases of the top keyword suggestions on review text (mined on dev, checked on val) and the dev rows
+    that have one."""
+    ctx = open_context(context.prepared(), list(_specs), dev=_dev, check=_val)
+    found = keyword_suggestions(ctx, fields=["review_text"], top=SUGGESTED_PHRASES)
+    return tuple(s.spec.keywords[0] for s in found), phrase_mask(_dev.data, [s.spec for s in found])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _triage(fingerprint: str, lf_keys: tuple, flt: ExampleFilter, _split: Split,  # noqa: ARG001
+            _specs: Sequence[LFSpec], _L: np.ndarray, _probs: np.ndarray | None,
+            _phrases: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
+    """The rows `flt` selects in triage order, and the queue's count per group."""
+    rows = select(_split, _specs, _L, flt)
+    L, probs = _L[rows], None if _probs is None else _probs[rows]
+    order = triage_order(L, probs, _split.data.book_idx[rows], _phrases[rows],
+                         has_review=review_present(_split)[rows])
+    return rows[order], group_counts(L, _phrases[rows])
+
+
+def triage_caption(counts: dict[int, int], phrases: Sequence[str], by_model: bool) -> str:
+    """What the queue is made of and what orders it."""
+    said = ", ".join(f"“{render.markdown_literal(p)}”" for p in phrases) or "none found"
+    how = ("the label model's uncertainty (how close its P(positive) is to 0.5; fitted on dev's votes)" if by_model
+           else f"the majority vote's margin (the label model needs {MIN_LABEL_MODEL_LFS} enabled LFs)")
+    return (f"**Read next on dev**: {counts[CONFLICT]:,} rows where the LFs conflict, then {counts[COVERED]:,} "
+            f"where they agree, each least certain first by {how}; then {counts[PHRASE]:,} rows no LF votes on "
+            f"that have a suggested phrase ({said}), those with a review first. No book takes more than "
+            f"{PER_WINDOW} of any {WINDOW} rows in a row where another book can.")
+
+
+def triage_rows(fingerprint: str, split: Split, specs: Sequence[LFSpec], L: np.ndarray,
+                flt: ExampleFilter) -> np.ndarray | None:
+    """The rows `flt` selects in triage order, under a caption; None, with an info, off dev."""
+    if split.name != TRIAGE_SPLIT:
+        st.info(f"Read next works on the {TRIAGE_SPLIT} split, where the label model and the suggested phrases "
+                f"are computed: pick {TRIAGE_SPLIT} as the split, or another order.")
+        return None
+    lf_keys = tuple((s.name, column_key(s)) for s in specs)
+    with st.spinner("Ranking dev's rows: fitting the label model on dev's votes, finding suggested phrases…"):
+        probs = _label_probs(fingerprint, lf_keys, L)
+        phrases, mask = _suggested(fingerprint, lf_keys, specs, split, context.split("val"))
+        rows, counts = _triage(fingerprint, lf_keys, flt, split, specs, L, probs, mask)
+    st.caption(triage_caption(counts, phrases, probs is not None))
+    return rows
 
 
 def pager(total: int) -> tuple[int, int]:
@@ -209,9 +314,14 @@ def cards(split: Split, specs: Sequence[LFSpec], L: np.ndarray, positions: np.nd
 def show(fingerprint: str, split: Split, specs: Sequence[LFSpec], flt: ExampleFilter) -> None:
     """Order, count, pager and the cards of the rows `flt` selects (an impossible filter: an error, not a trace)."""
     L = split.matrix(specs)
-    seed = order_widgets()
+    order, seed = order_widgets()
     try:
-        rows = rows_for(fingerprint, split, specs, L, flt, seed)
+        if order == TRIAGE:
+            rows = triage_rows(fingerprint, split, specs, L, flt)
+            if rows is None:
+                return
+        else:
+            rows = rows_for(fingerprint, split, specs, L, flt, seed)
     except ValueError as e:
         st.error(f"This filter cannot be applied: {render.markdown_literal(e)}")
         return

@@ -1,8 +1,9 @@
 """Examples: read the rows behind a figure. Filter a split's rows by what an LF does (fires, abstains, is right or
 wrong against gold, overlaps, conflicts), by keyword, conflicts, coverage, gold label and review; page through
-them in dataset order or a seeded random sample, each shown with its book, features, every LF's vote, the gold
-label and the review with the LFs' keywords marked. The LF page's figures open this page already filtered, and
-the URL carries the filter so a link reopens it."""
+them in dataset order, a seeded random sample or "read next" (dev's rows where the LFs conflict, then those they
+agree on, least certain first, then uncovered rows with a suggested phrase: lfs.triage), each shown with its book,
+features, every LF's vote, the gold label and the review with the LFs' keywords marked. The LF page's figures open
+this page already filtered, and the URL carries the filter and the order so a link reopens it."""
 
 import streamlit as st
 
