@@ -1,5 +1,6 @@
-"""The LF page's suggestions and autotune in a real browser on tiny data: one click adds a suggested LF and the
-figures shown are the engine's; autotune sets the value `python -m pipeline autotune` prints."""
+"""Guided LF development in a real browser on tiny data: one click adds a suggested LF and the figures shown are
+the engine's; autotune sets the value `python -m pipeline autotune` prints; the read-next queue opens from its link
+and pages."""
 
 from __future__ import annotations
 
@@ -60,4 +61,19 @@ def test_autotune_sets_the_value_the_cli_prints(workbench, workbench_data):
     assert abs(float(field.input_value()) - value) < 1e-3  # the input shows it rounded to its step
     assert f"Autotuned {LF} to {value:g}" in workbench.page.get_by_test_id("stAlert").all_inner_texts()[0] \
         .replace("`", "")
+    assert not workbench.problems()
+
+
+def test_read_next_opens_from_its_link_and_pages(workbench, workbench_data):
+    from tests.test_app_examples import triage_expected
+
+    expected = triage_expected(workbench_data)
+    workbench.open("examples?split=dev&order=triage", ready=".st-key-example-0")
+    assert any("Read next on dev" in t for t in workbench.page.get_by_test_id("stCaptionContainer").all_inner_texts())
+    assert f"{len(expected):,} rows match" in workbench.text("ex-count")
+    first = workbench.text("example-0")
+    field = workbench.key("ex-page").locator("input")
+    field.fill("2")
+    second = workbench.change_text("example-0", lambda: field.press("Enter"))
+    assert second != first
     assert not workbench.problems()
