@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import time
+from collections.abc import Callable
 
 
 def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
@@ -13,3 +15,14 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def wait_for(what: str, check: Callable[[], object], timeout: float, poll: float = 0.05):
+    """The first truthy value of `check()`, polled every `poll` seconds; AssertionError after `timeout` seconds.
+    (Waiting on another process's state: a bound, never a timing assertion.)"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -46,3 +46,21 @@ def retrain(background: Background, data: Path, *, config: LFConfig | None = Non
 def copy_folder(src: Path, dest: Path) -> Path:
     shutil.copytree(src, dest, symlinks=True)
     return dest
+
+
+# Impact studies (tests/test_study.py): the fastest retrain settings a run on tiny data takes, and a config of three
+# enabled LFs (4 runs).
+STUDY_FAST = ("--epochs", "1", "--lm-epochs", "100", "--replica-steps", "1", "--replica-epochs", "1")
+STUDY_OFF = ("shared_first_author", "subjectivity_positive")  # switched off in `study_config`
+
+
+def study_config() -> LFConfig:
+    """The default LF config with STUDY_OFF switched off: three enabled LFs, two disabled."""
+    import dataclasses
+
+    from lfs.config import load_default
+
+    config = load_default()
+    for name in STUDY_OFF:
+        config = config.replace(name, dataclasses.replace(config.get(name), enabled=False))
+    return config

@@ -16,18 +16,14 @@ import pytest
 
 from pipeline.runs import jobs
 from pipeline.runs.registry import DIED_MESSAGE, HEARTBEAT_STALE_SECONDS, LOST_MESSAGE, Registry, Run, RunInProgress
+from tests import processes
 from tests.jobfixtures import JOB_COMMAND, METRICS
 
 WAIT = 30  # seconds: the bound of every wait on a job
 
 
-def wait_for(what: str, check: Callable[[], Run | bool | None], timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+def wait_for(what: str, check: Callable[[], object], timeout: float = WAIT):
+    return processes.wait_for(what, check, timeout)
 
 
 def launch(data: Path, mode: str, reg: Registry) -> int:

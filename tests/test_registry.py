@@ -300,7 +300,7 @@ def test_schema_1_files_migrate_and_keep_their_runs(tmp_path: Path) -> None:
         conn.execute("INSERT INTO runs (created_at, status, dataset_fingerprint, lf_config_toml, lf_config_hash) "
                      "VALUES ('2026-01-01T00:00:00.000+00:00', 'succeeded', 'fp', '', 'h')")
     reg = Registry(path)
-    assert SCHEMA_VERSION == 2 and reg.schema_version() == 2
+    assert reg.schema_version() == SCHEMA_VERSION == 3
     old = reg.get(1)
     assert old.status == "succeeded" and old.heartbeat_at is None
     run_id = new_run(reg)

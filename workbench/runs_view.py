@@ -1,4 +1,5 @@
-"""The Runs page's parts: the table of runs, one run (its LF config into the editor, its files), two runs compared.
+"""The Runs page's parts: the table of runs, impact studies, one run (its LF config into the editor, its files), two
+runs compared.
 
 The figures come from pipeline.cli.runs (`run_row`, `compare_runs`: what `python -m pipeline runs list|compare`
 prints) and pipeline.runs.comparisons (intervals; `paired_run_deltas`: run B - run A with paired-bootstrap intervals);
@@ -15,11 +16,11 @@ import streamlit as st
 
 from lfs.config import LFConfig, parse_config
 from lfs.store import ConfigStore
-from pipeline.runs import comparisons
+from pipeline.runs import comparisons, study
 from pipeline.runs.comparisons import RunPairDeltas
-from pipeline.runs.registry import Registry, Run
+from pipeline.runs.registry import Group, GroupInProgress, Registry, Run, RunInProgress
 from pipeline.runs.summary import KEY_METRICS, Comparison, compare_runs, run_row
-from workbench import nav, state
+from workbench import context, nav, render, state
 from workbench.charts import training as charts
 
 # Files a run may have, in the order offered: (artifact key, button label, MIME type).
@@ -274,3 +275,86 @@ def params_table(cmp: Comparison) -> None:
         return
     rows = [(k, *(v if isinstance(v, str) else json.dumps(v) for v in (va, vb))) for k, va, vb in cmp.params]
     st.dataframe(pd.DataFrame(rows, columns=["parameter", f"run {cmp.a.id}", f"run {cmp.b.id}"]), hide_index=True)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# impact studies (pipeline.runs.study)
+
+STUDY_POLL_SECONDS = 2.0
+
+
+def start_study_button(registry: Registry, store: ConfigStore, template: Run) -> None:
+    """Button `runs-start-study`: an impact study of the working LF config with `template`'s training parameters;
+    refused, with the reason, while a run or another study is active."""
+    cfg = state.working(store)
+    n = len(cfg.enabled())
+    st.caption(f"An impact study retrains the LF config being edited with run {template.id}'s training parameters: "
+               f"first with all {n} enabled LFs, then without each in turn ({n + 1} runs, one after another).")
+    if not st.button("Start an impact study", key="runs-start-study", icon=":material/science:"):
+        return
+    try:
+        group_id = study.start(context.data_dir(), cfg, template.params, dataset_fingerprint=context.fingerprint(),
+                               registry=registry)
+    except RunInProgress as e:
+        st.error(f"Not started: run {e.run.id} is {e.run.status}; wait for it to end or cancel it.")
+    except GroupInProgress as e:
+        st.error(f"Not started: impact study {e.group.id} is running; wait for it to end or cancel it.")
+    except ValueError as e:
+        st.error(f"Not started: {render.markdown_literal(e)}")
+    else:
+        st.session_state[state.STUDY] = group_id
+        st.rerun()
+
+
+def pick_study(registry: Registry) -> Group | None:
+    """Selectbox `state.STUDY` over the impact studies, newest first; None when there is none."""
+    groups = {g.id: g for g in registry.groups() if g.kind == study.KIND}
+    if not groups:
+        st.caption("No impact study yet.")
+        return None
+    if st.session_state.get(state.STUDY) not in groups:
+        st.session_state.pop(state.STUDY, None)
+    chosen = st.selectbox("Impact study", list(groups), key=state.STUDY,
+                          format_func=lambda i: f"study {i} · {groups[i].status} · {groups[i].created_at[:16]}"
+                          .replace("T", " ") + (f" · {groups[i].note}" if groups[i].note else ""))
+    return groups[chosen]
+
+
+def study_pair(registry: Registry):
+    """`paired_run_deltas` through the page's cache, for pipeline.runs.study.study_rows."""
+    def pair(a: Run, b: Run) -> RunPairDeltas:
+        s = comparisons.pair_settings(registry.results(b.id).get("metrics"))
+        return _paired(a.id, b.id, (_stamp(a), _stamp(b)), (s["n_resamples"], s["seed"], s["level"]), a, b)
+
+    return pair
+
+
+def study_table(registry: Registry, group: Group) -> None:
+    """Where the study is, then one row per run: metrics and each delta to all LFs with its 95% interval."""
+    st.markdown(render.markdown_literal(study.describe(registry, group)))  # it names LFs and errors: text only
+    rows = study.study_rows(registry, group.id, pair=study_pair(registry))
+    config = {"run": st.column_config.NumberColumn("run", format="%d"),
+              **{t: st.column_config.NumberColumn(t, format=METRIC_FORMAT) for t in study.METRICS.values()}}
+    st.dataframe(study.study_frame(rows), hide_index=True, column_config=config, key=f"study-{group.id}-table")
+    st.caption(f"Δ = without the LF − {study.ALL_LFS}: negative when the model does worse without it (the LF "
+               "helps). 95% paired-bootstrap intervals over test users from both runs' per-row scores; not "
+               "significant: the interval covers 0.")
+    for row in rows:
+        if row["interval_note"]:
+            st.caption(f"{row['label']}: {render.markdown_literal(row['interval_note'])}")
+
+
+@st.fragment(run_every=STUDY_POLL_SECONDS)
+def live_study(group_id: int) -> None:
+    """A running study, re-read every STUDY_POLL_SECONDS, with button `runs-cancel-study`; once it ends the
+    whole page reruns to draw it as finished."""
+    registry = context.registry()
+    group = registry.group(group_id)
+    if not group.is_active:
+        st.rerun()
+    study_table(registry, group)
+    if st.button("Cancel the study", key="runs-cancel-study", icon=":material/cancel:"):
+        try:
+            st.toast(study.cancel(registry, group_id))
+        except ValueError as e:
+            st.error(render.markdown_literal(e))

@@ -49,6 +49,7 @@ EX_PAGE = "examples_page"
 
 # Train / Runs / Recommend pages
 RUN_ID = "train_run_id"  # the run this session follows (also in st.query_params["run"])
+STUDY = "runs-study"  # the impact study the Runs page shows (its selectbox; set to a study just started)
 
 
 def working(store: ConfigStore) -> LFConfig:

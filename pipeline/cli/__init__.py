@@ -305,6 +305,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                           _lazy("pipeline.cli.retrain", "run_retrain")),
     "runs": Subcommand("list, show, compare or cancel retrain runs", _lazy("pipeline.cli.runs", "add_runs_arguments"),
                        _lazy("pipeline.cli.runs", "run_runs")),
+    "study": Subcommand("impact study: retrain without each enabled LF in turn and compare with all LFs",
+                        _lazy("pipeline.cli.study", "add_study_arguments"), _lazy("pipeline.cli.study", "run_study")),
     "recommend": Subcommand("top-k books for a user from the current model",
                             _lazy("pipeline.cli.retrain", "add_recommend_arguments"),
                             _lazy("pipeline.cli.retrain", "run_recommend")),

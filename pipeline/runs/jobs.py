@@ -76,6 +76,7 @@ __all__ = [
     "Cancelled",
     "RunHandle",
     "cancel",
+    "launch",
     "run_job",
     "spawn",
     "start",
@@ -139,20 +140,31 @@ def spawn(data_dir: str | Path, run_id: int, args: Sequence[str] = (), *, regist
         with contextlib.suppress(InvalidTransition):
             registry.finish(run_id, "failed", error)
         raise ValueError(f"run {run_id} {error}")
-    argv = [sys.executable, *command, "--run-id", str(run_id), "--data", str(Path(data_dir).resolve()), *args]
     try:
-        with open(run_dir / JOB_LOG, "ab") as log:
-            log.write(f"$ {shlex.join(argv)}\n".encode())
-            log.flush()
-            proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True,
-                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        pid = launch([*command, "--run-id", str(run_id), "--data", str(Path(data_dir).resolve()), *args],
+                     run_dir / JOB_LOG)
     except BaseException as e:
         with contextlib.suppress(InvalidTransition):
             registry.finish(run_id, "failed", f"could not launch the job process: {e!r}")
         raise
+    registry.set_pid(run_id, pid)
+    return pid
+
+
+def launch(args: Sequence[str], log_path: Path) -> int:
+    """Run ``sys.executable *args`` from the repository root, detached: a new session (a Ctrl-C in the
+    launcher's terminal does not reach it), stdin closed, output appended to `log_path` after the command line.
+    Returns its pid; its exit status is collected later, so it leaves no zombie. `spawn` launches jobs with it,
+    pipeline.runs.study a study's driver."""
+    _collect_exited()
+    argv = [sys.executable, *args]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        log.write(f"$ {shlex.join(argv)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     _launched[proc.pid] = proc
-    registry.set_pid(run_id, proc.pid)
     return proc.pid
 
 

@@ -31,6 +31,12 @@ A job killed without a word (``kill -9``, the OOM killer, a segfault) cannot rec
 
 So the next read shows the truth, and a run orphaned on a vanished host stops blocking new retrains a minute later.
 
+Run groups (schema 3) tie runs that belong together, e.g. the N + 1 retrains of an impact study
+(pipeline.runs.study): a group records its kind, note, the full LF config and retrain params, and the process that
+drives it; each of its runs carries `group_id` and a `group_label` ("all LFs", "without polarity_positive").
+A group is running until its driver ends it (succeeded, failed or cancelled, with the reason); readers reap a
+group whose driver died, as they reap runs (`job_alive` judges a driver as it judges a job).
+
 Example
 -------
 >>> reg = Registry(tmp / "runs" / "registry.sqlite")                                    # doctest: +SKIP
@@ -66,6 +72,9 @@ __all__ = [
     "LOST_MESSAGE",
     "SCHEMA_VERSION",
     "STATUSES",
+    "Group",
+    "GroupInProgress",
+    "GroupNotFound",
     "InvalidTransition",
     "Registry",
     "Run",
@@ -83,6 +92,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "queued": frozenset({"running", "cancelled", "failed"}),
     "running": frozenset({"succeeded", "failed", "cancelled"}),
 }
+GROUP_STATUSES = ("running", "succeeded", "failed", "cancelled")
 DIED_MESSAGE = "the job process died without a word (killed or crashed)"
 LOST_MESSAGE = "the job process stopped sending heartbeats (its host or container is gone, or it cannot be reached)"
 NEVER_STARTED_MESSAGE = "the job was queued but its process was never launched"
@@ -133,6 +143,28 @@ MIGRATIONS: list[list[str]] = [
     ],
     # 1 -> 2: the job's heartbeat (UTC ISO time), the liveness of runs whose host psutil cannot see
     ["ALTER TABLE runs ADD COLUMN heartbeat_at TEXT"],
+    # 2 -> 3: run groups (an impact study's runs), driven by a process of their own
+    [
+        f"""CREATE TABLE run_groups (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            lf_config_toml TEXT NOT NULL,
+            dataset_fingerprint TEXT NOT NULL DEFAULT '',
+            params_json TEXT NOT NULL DEFAULT '{{}}',
+            status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ({", ".join(f"'{s}'" for s in GROUP_STATUSES)})),
+            finished_at TEXT,
+            error TEXT,
+            pid INTEGER,
+            pid_started INTEGER,
+            host TEXT,
+            heartbeat_at TEXT
+        )""",
+        "ALTER TABLE runs ADD COLUMN group_id INTEGER REFERENCES run_groups (id)",
+        "ALTER TABLE runs ADD COLUMN group_label TEXT",
+        "CREATE INDEX runs_by_group ON runs (group_id)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -142,6 +174,19 @@ class RunNotFound(KeyError, ValueError):
 
     def __str__(self) -> str:  # KeyError's str() would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class GroupNotFound(RunNotFound):
+    """No run group has this id."""
+
+
+class GroupInProgress(ValueError):
+    """Another run group (an impact study) is running; `.group` is that group."""
+
+    def __init__(self, group: Group):
+        self.group = group
+        super().__init__(f"{group.kind} {group.id} is running (created {group.created_at}); only one may run at a "
+                         f"time: wait for it or cancel it with `python -m pipeline study cancel {group.id}`")
 
 
 class InvalidTransition(ValueError):
@@ -264,6 +309,8 @@ class Run:
     note: str
     dir: Path = field(compare=False)
     heartbeat_at: str | None = field(default=None, compare=False)  # liveness, not identity: it moves while running
+    group_id: int | None = None  # the run group it belongs to (an impact study), if any
+    group_label: str | None = None  # its part in that group, e.g. "without polarity_positive"
 
     @property
     def is_active(self) -> bool:
@@ -314,8 +361,50 @@ def _run_from_row(row: sqlite3.Row, runs_root: Path) -> Run:
         lf_config_hash=row["lf_config_hash"], params=json.loads(row["params_json"]), stage=row["stage"],
         progress=row["progress"], stage_detail=row["stage_detail"], error=row["error"],
         artifacts=json.loads(row["artifacts_json"]), note=row["note"], dir=runs_root / str(row["id"]),
-        heartbeat_at=row["heartbeat_at"],
+        heartbeat_at=row["heartbeat_at"], group_id=row["group_id"], group_label=row["group_label"],
     )
+
+
+@dataclass(frozen=True)
+class Group:
+    """One row of ``run_groups``, decoded: runs that belong together (an impact study) and the process driving
+    them. It has what `job_alive` reads of a run (pid, pid_started, host, status, heartbeat_age), so a driver's
+    liveness is judged as a job's is."""
+
+    id: int
+    kind: str
+    created_at: str
+    note: str
+    lf_config_toml: str
+    dataset_fingerprint: str
+    params: dict[str, Any]
+    status: str
+    finished_at: str | None
+    error: str | None
+    pid: int | None
+    pid_started: int | None
+    host: str | None
+    heartbeat_at: str | None = field(default=None, compare=False)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "running"
+
+    @property
+    def on_this_host(self) -> bool:
+        return self.host == socket.gethostname()
+
+    def heartbeat_age(self, now: str | None = None) -> float:
+        """Seconds since the driver's last heartbeat, else since the group was created."""
+        return _seconds_between(self.heartbeat_at or self.created_at, now or utc_now())
+
+
+def _group_from_row(row: sqlite3.Row) -> Group:
+    return Group(id=row["id"], kind=row["kind"], created_at=row["created_at"], note=row["note"],
+                 lf_config_toml=row["lf_config_toml"], dataset_fingerprint=row["dataset_fingerprint"],
+                 params=json.loads(row["params_json"]), status=row["status"], finished_at=row["finished_at"],
+                 error=row["error"], pid=row["pid"], pid_started=row["pid_started"], host=row["host"],
+                 heartbeat_at=row["heartbeat_at"])
 
 
 class Registry:
@@ -503,31 +592,44 @@ class Registry:
     # writers
 
     def create(self, *, dataset_fingerprint: str, lf_config_toml: str, lf_config_hash: str,
-               params: dict[str, Any], note: str = "") -> int:
-        """Record a new queued run and return its id (no check for other active runs: see create_exclusive)."""
+               params: dict[str, Any], note: str = "", group_id: int | None = None,
+               group_label: str | None = None) -> int:
+        """Record a new queued run and return its id (no check for other active runs: see create_exclusive).
+        With `group_id` the run joins that group as `group_label`; the group must be running."""
         with self._write() as conn:
-            return self._insert(conn, dataset_fingerprint, lf_config_toml, lf_config_hash, params, note)
+            return self._insert(conn, dataset_fingerprint, lf_config_toml, lf_config_hash, params, note, group_id,
+                                group_label)
 
     def create_exclusive(self, *, dataset_fingerprint: str, lf_config_toml: str, lf_config_hash: str,
-                         params: dict[str, Any], note: str = "") -> int:
+                         params: dict[str, Any], note: str = "", group_id: int | None = None,
+                         group_label: str | None = None) -> int:
         """Like `create`, but only when no run is active (dead ones are reaped first), in one transaction;
         otherwise raises RunInProgress naming the active run and how to cancel it."""
         with self._write() as conn:
-            self._reap_in(conn, self.is_alive)
-            row = conn.execute("SELECT * FROM runs WHERE status IN ('queued', 'running') "
-                               "ORDER BY id DESC LIMIT 1").fetchone()
-            if row is not None:
-                raise RunInProgress(_run_from_row(row, self.root))
-            return self._insert(conn, dataset_fingerprint, lf_config_toml, lf_config_hash, params, note)
+            self._refuse_if_active(conn)
+            return self._insert(conn, dataset_fingerprint, lf_config_toml, lf_config_hash, params, note, group_id,
+                                group_label)
+
+    def _refuse_if_active(self, conn: sqlite3.Connection) -> None:
+        self._reap_in(conn, self.is_alive)
+        row = conn.execute("SELECT * FROM runs WHERE status IN ('queued', 'running') "
+                           "ORDER BY id DESC LIMIT 1").fetchone()
+        if row is not None:
+            raise RunInProgress(_run_from_row(row, self.root))
 
     def _insert(self, conn: sqlite3.Connection, fingerprint: str, toml_text: str, config_hash: str,
-                params: dict[str, Any], note: str) -> int:
+                params: dict[str, Any], note: str, group_id: int | None = None, group_label: str | None = None) -> int:
         if not isinstance(params, dict):
             raise ValueError(f"params must be a dict, not {type(params).__name__}")
+        if group_id is not None:  # checked in the insert's transaction: a cancelled study gets no further run
+            status = self._group_row(conn, group_id)["status"]
+            if status != "running":
+                raise InvalidTransition(f"group {group_id} is {status}; it takes no further run")
         cursor = conn.execute(
             "INSERT INTO runs (id, created_at, status, dataset_fingerprint, lf_config_toml, lf_config_hash,"
-            " params_json, note) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
-            (self._next_id(conn), utc_now(), fingerprint, toml_text, config_hash, to_json(params), note))
+            " params_json, note, group_id, group_label) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
+            (self._next_id(conn), utc_now(), fingerprint, toml_text, config_hash, to_json(params), note,
+             None if group_id is None else int(group_id), group_label))
         return int(cursor.lastrowid)
 
     def _next_id(self, conn: sqlite3.Connection) -> int:
@@ -629,6 +731,94 @@ class Registry:
             progress = ", progress = 1.0" if status == "succeeded" else ""
             conn.execute(f"UPDATE runs SET status = ?, finished_at = ?, error = ?{progress} WHERE id = ?",
                          (status, utc_now(), error, int(run_id)))
+
+    # ----------------------------------------------------------------------------------------------------------
+    # run groups
+
+    def _group_row(self, conn: sqlite3.Connection, group_id: int) -> sqlite3.Row:
+        row = conn.execute("SELECT * FROM run_groups WHERE id = ?", (int(group_id),)).fetchone()
+        if row is None:
+            raise GroupNotFound(f"no run group {group_id} in {self.path}")
+        return row
+
+    def create_group(self, *, kind: str, lf_config_toml: str, dataset_fingerprint: str = "",
+                     params: dict[str, Any] | None = None, note: str = "", exclusive: bool = True) -> int:
+        """Record a new running group and return its id. `exclusive` (the default): only while no run and no other
+        group is active (dead ones reaped first), in one transaction; else RunInProgress or GroupInProgress."""
+        self.reap_groups()
+        with self._write() as conn:
+            if exclusive:
+                self._refuse_if_active(conn)
+                row = conn.execute("SELECT * FROM run_groups WHERE status = 'running' ORDER BY id DESC LIMIT 1"
+                                   ).fetchone()
+                if row is not None:
+                    raise GroupInProgress(_group_from_row(row))
+            cursor = conn.execute(
+                "INSERT INTO run_groups (kind, created_at, note, lf_config_toml, dataset_fingerprint, params_json)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (kind, utc_now(), note, lf_config_toml, dataset_fingerprint, to_json(params or {})))
+            return int(cursor.lastrowid)
+
+    def group(self, group_id: int) -> Group:
+        """Group `group_id` (after reaping a dead driver); GroupNotFound (a KeyError and a ValueError) if none."""
+        self.reap_groups()
+        with self._connect() as conn:
+            return _group_from_row(self._group_row(conn, group_id))
+
+    def groups(self, limit: int | None = None) -> list[Group]:
+        """Groups, newest first (optionally the `limit` newest)."""
+        self.reap_groups()
+        sql = "SELECT * FROM run_groups ORDER BY id DESC" + ("" if limit is None else f" LIMIT {int(limit)}")
+        with self._connect() as conn:
+            return [_group_from_row(row) for row in conn.execute(sql)]
+
+    def group_runs(self, group_id: int) -> list[Run]:
+        """The runs of group `group_id` in the order they were created."""
+        self.reap()
+        with self._connect() as conn:
+            self._group_row(conn, group_id)
+            rows = conn.execute("SELECT * FROM runs WHERE group_id = ? ORDER BY id", (int(group_id),))
+            return [_run_from_row(row, self.root) for row in rows]
+
+    def set_group_pid(self, group_id: int, pid: int) -> None:
+        """Record the process driving group `group_id` (its launch, then the driver itself) and a first heartbeat."""
+        with self._write() as conn:
+            self._group_row(conn, group_id)
+            conn.execute("UPDATE run_groups SET pid = ?, pid_started = ?, host = ?, heartbeat_at = ? WHERE id = ?",
+                         (int(pid), process_started(pid), socket.gethostname(), utc_now(), int(group_id)))
+
+    def group_heartbeat(self, group_id: int) -> bool:
+        """Record that the driver of group `group_id` is alive; False once the group has ended."""
+        with self._write() as conn:
+            cursor = conn.execute("UPDATE run_groups SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
+                                  (utc_now(), int(group_id)))
+            return cursor.rowcount > 0
+
+    def finish_group(self, group_id: int, status: str, error: str | None = None) -> bool:
+        """End a running group as succeeded, failed or cancelled (with the reason); False (nothing written) if it
+        had ended already: the first end recorded stays."""
+        if status not in FINISHED:
+            raise InvalidTransition(f"finish_group takes one of {', '.join(FINISHED)}, not {status!r}")
+        with self._write() as conn:
+            self._group_row(conn, group_id)
+            cursor = conn.execute("UPDATE run_groups SET status = ?, finished_at = ?, error = ? "
+                                  "WHERE id = ? AND status = 'running'", (status, utc_now(), error, int(group_id)))
+            return cursor.rowcount > 0
+
+    def reap_groups(self) -> list[int]:
+        """Mark failed every running group whose driver is gone (judged as `reap` judges jobs); their ids. The
+        run it had started, if any, goes on by itself."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT * FROM run_groups WHERE status = 'running'").fetchall()
+        now, dead = utc_now(), []
+        for group in map(_group_from_row, rows):
+            if group.pid is None:
+                if _seconds_between(group.created_at, now) > self.stale_queued_after:
+                    dead.append((group, "its driver process was never launched"))
+            elif not self.is_alive(group):  # type: ignore[arg-type]  (a Group has what job_alive reads)
+                dead.append((group, f"its driver process died (pid {group.pid} on {group.host}); no further run "
+                                    "is started, and a run it had started goes on by itself"))
+        return [group.id for group, why in dead if self.finish_group(group.id, "failed", why)]
 
     # ----------------------------------------------------------------------------------------------------------
     # reaping dead jobs

@@ -1,6 +1,7 @@
-"""Runs: every retrain with its status, LF config version, key metrics and the baselines' HR@10; open one run (its
-results with intervals, its LF config into the editor, its files), or put two side by side (LF config diff,
-metric deltas with paired-bootstrap intervals, training curves)."""
+"""Runs: every retrain with its status, LF config version, key metrics and the baselines' HR@10; impact studies
+(retrain without each LF: start one, follow or cancel it, read its deltas); open one run (its results with
+intervals, its LF config into the editor, its files), or put two side by side (LF config diff, metric deltas with
+paired-bootstrap intervals, training curves)."""
 
 import streamlit as st
 
@@ -21,6 +22,14 @@ view.runs_table(view.runs_frame(runs, registry, versions))
 st.caption("Figures are our model's on the test rows (HR@10 with its 95% interval), then the baselines' HR@10. "
            "LF config: the saved version the run used, or \"unsaved\" "
            "and its hash when that config was never saved.")
+
+st.subheader("Impact studies")
+view.start_study_button(registry, store, runs[0])
+group = view.pick_study(registry)
+if group is not None and group.is_active:
+    view.live_study(group.id)
+elif group is not None:
+    view.study_table(registry, group)
 
 st.subheader("Two runs side by side")
 pair = view.pick_two(runs)
