@@ -96,3 +96,18 @@ def test_generated_reviews_vary():
     stats = text_stats(texts)
     assert stats.distinct_sentence_ratio >= 0.5
     assert stats.duplicate_share <= 0.01
+
+
+def test_prepare_counts_the_text_figures_of_the_joined_reviews(tiny_processed):
+    """Prepare stores the figures the Overview shows (tiny data has fewer than SAMPLE reviews, so their order in
+    prepare does not matter)."""
+    import itertools
+
+    from pipeline.data.dataset import load_prepared
+    from pipeline.data.textstats import TextStats
+
+    data = load_prepared(tiny_processed)
+    stored = TextStats.from_dict(data.manifest["counts"]["text"])
+    texts = itertools.chain.from_iterable(df["review_text"].dropna() for df in data.splits.values())
+    assert stored == text_stats(texts)
+    assert stored.reviews == data.manifest["counts"]["reviews_joined"]

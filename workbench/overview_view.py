@@ -11,7 +11,7 @@ import streamlit as st
 
 from pipeline.data.dataset import PreparedData, summarize
 from pipeline.data.textstats import SAMPLE as TEXT_SAMPLE
-from pipeline.data.textstats import fidelity_table, text_stats
+from pipeline.data.textstats import TextStats, fidelity_table, text_stats
 
 
 @st.cache_data(max_entries=2, show_spinner="Counting…")
@@ -25,10 +25,16 @@ def dataset_stats(fingerprint: str, _prepared: PreparedData) -> tuple[dict, dict
 
 @st.cache_data(max_entries=2, show_spinner="Comparing with the real files…")
 def fidelity(fingerprint: str, _prepared: PreparedData) -> pd.DataFrame:  # noqa: ARG001
-    """This data's text variety, rating split and review share beside the real files' (pipeline.data.textstats),
-    on the first reviews joined to the splits, once per dataset."""
-    texts = itertools.chain.from_iterable(df["review_text"].dropna() for df in _prepared.splits.values())
-    return fidelity_table(text_stats(texts), _prepared.manifest.get("counts", {}))
+    """This data's text variety, rating split and review share beside the real files' (pipeline.data.textstats):
+    the text figures prepare counted over the first reviews joined to labelled rows, or, for data prepared before
+    it did, the same figures counted here once per dataset."""
+    counts = _prepared.manifest.get("counts", {})
+    if "text" in counts:
+        stats = TextStats.from_dict(counts["text"])
+    else:
+        texts = (df["review_text"].dropna() for df in _prepared.splits.values())
+        stats = text_stats(itertools.chain.from_iterable(texts))
+    return fidelity_table(stats, counts)
 
 
 def fidelity_panel(table: pd.DataFrame, source: str) -> None:

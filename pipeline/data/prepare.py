@@ -66,6 +66,7 @@ from pipeline.data.raw import (
     read_books,
 )
 from pipeline.data.rawformat import AUTHORS_FILE, INTERACTIONS_FILE, OPTIONAL_FILES, RAW_FILES, REVIEWS_FILE
+from pipeline.data.textstats import text_stats
 
 __all__ = [
     "DEFAULT_OUT_DIR",
@@ -81,7 +82,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PREPARE_VERSION = 4  # bump when prepare's output changes for the same inputs and params (invalidates caches)
+PREPARE_VERSION = 5  # bump when prepare's output changes for the same inputs and params (invalidates caches)
 FORMAT_VERSION = 1  # the layout of the prepared folder, checked by pipeline.data.dataset
 DEFAULT_OUT_DIR = Path("data/processed")
 MANIFEST_FILE = "manifest.json"
@@ -289,6 +290,9 @@ def _build(raw_dir: Path, params: PrepareParams, skip_bad_lines: bool,
         "positive_share": round(float(labelled["rating"].mean()), 6) if n_labelled else None,
         # The kept users' interactions by star rating (0 = shelved without a rating), for the overview's chart.
         "stars": {str(s): int(n) for s, n in enumerate(np.bincount(users["rating"], minlength=6)[:6])},
+        # How varied the joined reviews are (pipeline.data.textstats), for the overview's fidelity figures: a few
+        # seconds at seed scale, so counted once here rather than on a page.
+        "text": text_stats(review_text).to_dict(),
     }
     read = (book_stats, inter_stats, review_stats) + ((author_stats,) if author_stats is not None else ())
     bad_lines = {s.path.name: s.bad_lines for s in read}

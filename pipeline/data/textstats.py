@@ -8,6 +8,7 @@ files' values (the reference statistics of the UCSD Book Graph's Young Adult sub
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -41,6 +42,13 @@ class TextStats:
     duplicate_share: float  # reviews that repeat an earlier review exactly
     token_quartiles: tuple[float, float, float]
     mean_tokens: float
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "token_quartiles": list(self.token_quartiles)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TextStats:
+        return cls(**{**d, "token_quartiles": tuple(d["token_quartiles"])})
 
 
 def sentences(text: str) -> list[str]:
