@@ -4,7 +4,8 @@ Drives `streamlit run workbench/entry/app.py` with the system Chromium through P
   first page load   a fresh server (features already cached on disk) and a new browser session, from navigating to
                     the Labeling functions page until the LF figures are visible and the script is done (and until
                     the app's frame is drawn); also the same load in a second session once the server's caches are
-                    warm
+                    warm, and on a second fresh server started as `make run` does (`python -m workbench`, which
+                    warms the caches while the server starts; the browser opens it once it answers): target <= 2 s
   threshold edit    polarity_positive's threshold changed (alternating values), timed in the browser from the Enter
                     that commits the value to the moment its figures (`stats-polarity_positive`) show new text and
                     the app is back to notRunning: target median <= 300 ms
@@ -25,13 +26,14 @@ import statistics
 import time
 from pathlib import Path
 
-from tests.browser import key_selector, launch_chromium, streamlit_server, wait_idle
+from tests.browser import key_selector, launch_chromium, launcher_server, streamlit_server, wait_idle
 
 LF = "polarity_positive"
 STATS = f"stats-{LF}"
 THRESHOLD = f"ed-1-{LF}-value"  # the editor's widget generation is 1 in a fresh session
 VALUES = (0.45, 0.35)  # alternating, both away from the default 0.3, so every edit changes the figures
 TARGET_MS = 300
+FIRST_PAGE_TARGET_S = 2.0
 
 # Installed once in the page: a capture-phase keydown listener notes when the armed key goes down, and a mutation
 # observer notes when the app's script is seen running and when the awaited end state is committed to the DOM
@@ -155,6 +157,8 @@ def main() -> None:
                 reruns.append(total)
                 rerun_script.append(script)
             figures = page.locator(key_selector(STATS)).inner_text().replace("\n", " ")
+        with launcher_server(data, data / "ui_latency.launcher.log", timeout=120) as url:
+            _, launcher_shell_s, launcher_s = load_lf_page(browser, url)
         browser.close()
 
     edit_med, edit_p90 = stats(edits)
@@ -164,6 +168,9 @@ def main() -> None:
     print(f"server start until healthy {start_s:.1f} s; server log {log}")
     print(f"first page load, fresh server: {cold_s:.2f} s until the LF figures show (app frame drawn at "
           f"{cold_shell_s:.2f} s); second session, warm server: {warm_s:.2f} s (frame at {warm_shell_s:.2f} s)")
+    print(f"first page load, fresh server started as `make run` does (python -m workbench, which warms the caches "
+          f"while it starts): {launcher_s:.2f} s (frame at {launcher_shell_s:.2f} s); target {FIRST_PAGE_TARGET_S:g} s "
+          f"{'ok' if launcher_s <= FIRST_PAGE_TARGET_S else 'MISSED'}")
     print(f"first edit of the session {first_edit_ms:.0f} ms (not in the medians)\n")
     print(f"{'measure':42} {'median':>8} {'p90':>8} {'target':>8}")
     print(f"{'threshold edit -> figures updated, idle':42} {edit_med:6.0f} ms {edit_p90:5.0f} ms "

@@ -110,6 +110,18 @@ def streamlit_server(data_dir: str | Path, log_path: str | Path, *, port: int | 
         yield base
 
 
+@contextmanager
+def launcher_server(data_dir: str | Path, log_path: str | Path, *, port: int | None = None,
+                    timeout: float = SERVER_START_TIMEOUT) -> Iterator[str]:
+    """Serve the workbench as `make run` does (`python -m workbench`, which also warms the caches while the server
+    starts); yield its base URL, stop it afterwards."""
+    port = port or free_port()
+    cmd = [sys.executable, "-m", "workbench", "--port", str(port), "--", "--data", str(data_dir)]
+    base = f"http://127.0.0.1:{port}"
+    with serving(cmd, base, log_path, timeout=timeout):
+        yield base
+
+
 def chromium_path() -> str | None:
     """The system Chromium: $CHROMIUM, else /usr/bin/chromium, else `chromium` on PATH; None when missing."""
     for candidate in (os.environ.get(CHROMIUM_ENV), DEFAULT_CHROMIUM, shutil.which("chromium")):

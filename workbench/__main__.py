@@ -56,7 +56,12 @@ def streamlit_args(argv: Sequence[str], config: Path = CONFIG) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> None:
     from streamlit.web import cli
 
-    cli.main(args=streamlit_args(sys.argv[1:] if argv is None else argv), prog_name="streamlit")
+    from workbench import warmup
+    from workbench.app_args import app_args
+
+    args = streamlit_args(sys.argv[1:] if argv is None else argv)
+    warmup.start(app_args(args[args.index("--") + 1:]).data)  # the first page then finds the data loaded
+    cli.main(args=args, prog_name="streamlit")
 
 
 if __name__ == "__main__":
