@@ -299,7 +299,7 @@ def test_typed_user_id(apptest, workbench_data):
 @pytest.fixture
 def untrained_model_run(workbench_data):
     """A succeeded run whose model is built, not trained (the lists need a model, not a good one), with new-shape
-    metrics naming item-kNN and ALS."""
+    metrics naming item-kNN and ALS, promoted by hand to the model in use."""
     from pipeline.training.endmodel import build_model, save_model
     from tests.interval_fixtures import hand_metrics, record_run
 
@@ -308,6 +308,7 @@ def untrained_model_run(workbench_data):
     run_id = record_run(registry, hand_metrics(), fingerprint=prepared.manifest["fingerprint"])
     path = save_model(build_model(len(prepared.books)), registry.runs_dir(run_id) / "model.keras")
     registry.set_artifacts(run_id, {"model": path})
+    registry.promote(run_id, "the lists need this run's model", "by hand")
     return run_id
 
 

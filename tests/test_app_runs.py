@@ -212,3 +212,42 @@ def test_intervals_in_the_table_and_between_two_runs(apptest, workbench_data):
     at.selectbox(key="runs-run").set_value(b).run()  # one run: its results with intervals
     assert not at.exception, at.exception
     assert any("vs item-kNN" in d.value.index for d in at.dataframe if "HR@10" in d.value.columns)
+
+
+@pytest.mark.slow
+@ON_TRAINED
+def test_promote_switches_the_model_in_use_and_recommend_follows(apptest, workbench_data):
+    """Runs 1 and 2 are real retrains: run 1 became the first model in its job, run 2 was judged against it. The
+    other one is promoted by the button, the table and the Recommend page follow; Roll back returns; a failed run
+    is refused with the registry's reason."""
+    registry = Registry.for_data(workbench_data)
+    current = registry.current_model().id
+    other = 1 if current == 2 else 2
+    failed = record_run(registry, None, status="failed", note="broken")
+    at = open_page(apptest)
+    table = at.dataframe[0].value
+    assert table["in use"].tolist() == ["✓" if i == current else "" for i in table["id"]]
+
+    at.selectbox(key="runs-run").set_value(other).run()
+    assert any(f"Run {other} is not the model in use" in c.value for c in at.caption)
+    at.button(key="runs-promote").click().run()
+    assert not at.exception, at.exception
+    assert registry.current_model().id == other
+    assert registry.model_in_use()[1] == "promoted by hand on the Runs page"
+    assert any(f"The model in use is now run {other}" in s.value for s in at.success)
+    table = at.dataframe[0].value
+    assert table.loc[table["in use"] == "✓", "id"].tolist() == [other]
+
+    at.switch_page(nav.RECOMMEND).run()
+    assert not at.exception, at.exception
+    assert any(f"The model in use is run {other} (promoted by hand on the Runs page" in c.value for c in at.caption)
+
+    at.switch_page(PAGE).run()
+    at.selectbox(key="runs-run").set_value(failed).run()
+    at.button(key="runs-promote").click().run()
+    assert any("Refused" in e.value and "only a succeeded run has a model" in e.value for e in at.error)
+    assert registry.current_model().id == other
+    at.button(key="runs-rollback").click().run()
+    assert not at.exception, at.exception
+    assert registry.model_in_use()[0].id == current
+    assert registry.model_in_use()[1] == f"rolled back from run {other}"

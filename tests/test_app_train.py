@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.data.prepare import MANIFEST_FILE
 from pipeline.runs import jobs
+from pipeline.runs.promotion import apply_rule
 from pipeline.runs.registry import DIED_MESSAGE, Registry
 from pipeline.runs.settings import END_MODEL_FLAGS
 from pipeline.training.hybrid import HybridParams
@@ -51,7 +52,8 @@ def status_of(at) -> str:
 
 
 def fake_run(registry: Registry, *, f1: float, status: str = "succeeded", error: str | None = None) -> int:
-    """A run recorded through the real registry with results shaped as pipeline.runs.retrain stores them."""
+    """A run recorded through the real registry with results shaped as pipeline.runs.retrain stores them; a
+    succeeded one then goes through the promotion rule, as its job would."""
     run_id = registry.create(dataset_fingerprint=fingerprint(registry), lf_config_toml="schema_version = 1\n",
                              lf_config_hash="ab" * 32, params={})
     registry.start(run_id, os.getpid())
@@ -69,7 +71,12 @@ def fake_run(registry: Registry, *, f1: float, status: str = "succeeded", error:
         "weights": [{"lf": "polarity_positive", "learned_weight": 0.66, "emp_acc": 0.85}]})
     for epoch in (1, 2):
         registry.add_epoch(run_id, "ours", epoch, {"loss": 0.7 / epoch, "val_loss": 0.8 / epoch, "auc": 0.6})
+    registry.runs_dir(run_id).mkdir(parents=True, exist_ok=True)
+    (registry.runs_dir(run_id) / "model.keras").write_bytes(b"a model file")  # the pages only check it is there
+    registry.set_artifacts(run_id, {"model": "model.keras"})
     registry.finish(run_id, status, error)
+    if status == "succeeded":  # what the job does next: the promotion rule
+        apply_rule(registry, run_id)
     return run_id
 
 

@@ -59,7 +59,9 @@ def test_success_records_results_epochs_and_artifacts(data: Path, reg: Registry)
     run = finished(reg, run_id)
     assert run.status == "succeeded", run.error
     assert run.pid != os.getpid() and run.started_at is not None and run.progress == 1.0
-    assert reg.results(run_id) == {"metrics": METRICS}
+    # then the promotion rule: the first succeeded run is the model in use
+    assert reg.results(run_id) == {"metrics": METRICS, "promotion": {"promoted": True, "reason": "first model",
+                                                                     "compared_with": None}}
     assert run.artifacts == {"model": "partial.bin", "labels": "sub/labels.parquet"}
     assert run.artifact("model").read_bytes() == b"half a model"
     epochs = reg.epoch_records(run_id)

@@ -158,16 +158,24 @@ def test_list_newest_first_and_filters(reg: Registry) -> None:
         reg.list(status="done")
 
 
-def test_current_model_is_the_newest_succeeded(reg: Registry) -> None:
+def test_current_model_is_the_run_put_in_use_not_the_newest(reg: Registry) -> None:
+    """Finishing a run changes nothing in use: the history does (tests/test_promotion.py has the rule)."""
     assert reg.current_model() is None
     first, second, third = new_run(reg), new_run(reg), new_run(reg)
     for run_id, status in ((first, "succeeded"), (second, "succeeded"), (third, "failed")):
         reg.start(run_id, os.getpid())
         reg.finish(run_id, status, None if status == "succeeded" else "boom")
-    assert reg.current_model().id == second
+    assert reg.current_model() is None
+    for run_id in (first, second):
+        reg.runs_dir(run_id).mkdir(parents=True)
+        (reg.runs_dir(run_id) / "model.keras").write_bytes(b"model")
+        reg.set_artifacts(run_id, {"model": "model.keras"})
+    reg.promote(second, "by hand", "by hand")
+    reg.promote(first, "the better one", "by hand")
+    assert reg.current_model().id == first and reg.model_in_use()[1] == "the better one"
     cancelled = new_run(reg)
     reg.finish(cancelled, "cancelled")
-    assert reg.current_model().id == second
+    assert reg.current_model().id == first
 
 
 def test_wal_mode_schema_version_and_pragmas(reg: Registry) -> None:
@@ -178,7 +186,7 @@ def test_wal_mode_schema_version_and_pragmas(reg: Registry) -> None:
     with sqlite3.connect(reg.path) as conn:  # the mode is stored in the file: any connection sees it
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"runs", "run_results", "epochs"} <= tables
+    assert {"runs", "run_results", "epochs", "run_groups", "model_in_use"} <= tables
 
 
 def test_newer_schema_is_refused(reg: Registry) -> None:
@@ -300,9 +308,10 @@ def test_schema_1_files_migrate_and_keep_their_runs(tmp_path: Path) -> None:
         conn.execute("INSERT INTO runs (created_at, status, dataset_fingerprint, lf_config_toml, lf_config_hash) "
                      "VALUES ('2026-01-01T00:00:00.000+00:00', 'succeeded', 'fp', '', 'h')")
     reg = Registry(path)
-    assert reg.schema_version() == SCHEMA_VERSION == 3
+    assert reg.schema_version() == SCHEMA_VERSION == 4
     old = reg.get(1)
     assert old.status == "succeeded" and old.heartbeat_at is None
+    assert reg.current_model().id == 1  # schema 4 starts the in-use history with it
     run_id = new_run(reg)
     reg.start(run_id, os.getpid())
     assert run_id == 2 and reg.get(run_id).heartbeat_at is not None

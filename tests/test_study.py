@@ -139,7 +139,7 @@ def test_older_registries_migrate_and_keep_their_runs(tmp_path: Path, version: i
         conn.execute("INSERT INTO runs (created_at, status, dataset_fingerprint, lf_config_toml, lf_config_hash) "
                      "VALUES ('2026-01-01T00:00:00.000+00:00', 'succeeded', 'fp', '', 'h')")
     reg = Registry(path)
-    assert reg.schema_version() == SCHEMA_VERSION == 3
+    assert reg.schema_version() == SCHEMA_VERSION == 4
     old = reg.get(1)
     assert old.status == "succeeded" and old.group_id is None and old.group_label is None
     assert reg.groups() == []

@@ -14,7 +14,7 @@ import streamlit as st
 
 from pipeline.runs import comparisons
 from pipeline.runs.registry import Registry, Run, RunNotFound
-from pipeline.runs.summary import fmt_time
+from pipeline.runs.summary import fmt_time, promotion_outcome
 from workbench.charts import training as charts
 
 
@@ -27,12 +27,16 @@ def previous_succeeded(registry: Registry, run: Run) -> Run | None:
 
 
 def model_in_use(registry: Registry, run: Run | None = None) -> str:
-    """A sentence naming the model in use (the newest succeeded run), "still" when `run` did not replace it."""
-    current = registry.current_model()
-    if current is None:
-        return "No model is trained yet: the Recommend page needs a succeeded run."
+    """A sentence naming the model in use and why it is (pipeline.runs.promotion), "still" when `run` did not
+    replace it, followed by `run`'s promotion outcome when it succeeded without being promoted."""
+    found = registry.model_in_use()
+    if found is None:
+        return "No model is in use yet: the Recommend page needs a succeeded run."
+    current, reason = found
     still = " still" if run is not None and current.id != run.id else ""
-    return f"The model in use is{still} run {current.id} (finished {fmt_time(current.finished_at)} UTC)."
+    text = f"The model in use is{still} run {current.id} ({reason}; finished {fmt_time(current.finished_at)} UTC)."
+    outcome = promotion_outcome(registry.results(run.id)) if still and run.status == "succeeded" else None
+    return text + (f" Run {run.id}: {outcome}." if outcome else "")
 
 
 def metrics_section(registry: Registry, run: Run, previous: Run | None | bool = True) -> None:

@@ -19,7 +19,7 @@ from lfs.store import ConfigStore
 from pipeline.runs import comparisons, study
 from pipeline.runs.comparisons import RunPairDeltas
 from pipeline.runs.registry import Group, GroupInProgress, Registry, Run, RunInProgress
-from pipeline.runs.summary import KEY_METRICS, Comparison, compare_runs, run_row
+from pipeline.runs.summary import KEY_METRICS, Comparison, compare_runs, promotion_outcome, run_row
 from workbench import context, nav, render, state
 from workbench.charts import training as charts
 
@@ -31,6 +31,8 @@ ARTIFACTS = (("training_labels", "Training labels (parquet)", "application/vnd.a
 # seed-scale model or label file) is read only after a "Prepare" click.
 DIRECT_DOWNLOAD_BYTES = 2 * 1024 * 1024
 METRIC_FORMAT = "%.4f"
+IN_USE_MARK = "✓"
+PROMOTE_MESSAGE = "runs-promotion-message"  # session key: the outcome of the last Promote or Roll back click
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -65,17 +67,20 @@ TABLE_BASELINES = ("popularity", "item_knn", "als")
 
 
 def runs_frame(runs: list[Run], registry: Registry, versions: dict[str, int]) -> pd.DataFrame:
-    """One row per run: id, status, created (UTC), duration (s), LF config, note, our key metrics, our HR@10's
+    """One row per run: id, status, in use ("✓" for the model in use), created (UTC), duration (s), LF config,
+    note, our key metrics, our HR@10's
     95% interval (blank for a run from before intervals) and the baselines' HR@10 (popularity, item-kNN, ALS;
     empty where a run did not evaluate one)."""
     rows = []
+    current = registry.current_model()
     for run in runs:
         metrics = registry.results(run.id).get("metrics")
         row = run_row(run, metrics)
         contenders = (metrics or {}).get("contenders") or {}
         hr = comparisons.interval(metrics, "ours", "hr@10")
         rows.append({"id": row["id"], "status": row["status"] if not run.is_active else f"{run.status} "
-                     f"({row['stage']})", "created (UTC)": row["created"], "duration": row["duration"],
+                     f"({row['stage']})", "in use": IN_USE_MARK if current is not None and run.id == current.id else "",
+                     "created (UTC)": row["created"], "duration": row["duration"],
                      "LF config": config_label(run, versions), "note": row["note"],
                      **{title: row[title] for title, _ in KEY_METRICS},
                      "HR@10 95% interval": comparisons.interval_text(*hr) if hr else "",
@@ -106,7 +111,42 @@ def short_label(run: Run) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# one run: its config into the editor, its files
+# one run: the model in use, its config into the editor, its files
+
+
+def _change_model(action, *args) -> None:
+    """A Promote or Roll back click (a button callback, so the table drawn after it shows the change): run
+    `action(*args)`, keeping its outcome, or the registry's refusal, for `promotion_controls` to show."""
+    try:
+        action(*args)
+    except ValueError as e:
+        st.session_state[PROMOTE_MESSAGE] = ("error", f"Refused: {e}")
+        return
+    st.session_state[PROMOTE_MESSAGE] = ("success", None)
+
+
+def promotion_controls(registry: Registry, run: Run) -> None:
+    """Whether `run` is the model in use (and its promotion outcome), its Promote button and the Roll back button
+    (keys ``runs-promote``, ``runs-rollback``); a refused click shows the registry's reason."""
+    found = registry.model_in_use()
+    current = found[0] if found else None
+    if current is not None and current.id == run.id:
+        st.caption(f"Run {run.id} is the model in use ({found[1]}).")
+    else:
+        outcome = promotion_outcome(registry.results(run.id))
+        st.caption(f"Run {run.id} is not the model in use" + (f" ({outcome})." if outcome else ".")
+                   + (f" The model in use is run {current.id} ({found[1]})." if current else ""))
+    left, right = st.columns(2)
+    left.button(f"Promote run {run.id}", key="runs-promote", icon=":material/verified:", on_click=_change_model,
+                args=(registry.promote, run.id, "promoted by hand on the Runs page", "by hand"),
+                help="make this run's model the model in use (a succeeded run with its model file)")
+    right.button("Roll back", key="runs-rollback", icon=":material/undo:", on_click=_change_model,
+                 args=(registry.rollback, "by hand"), help="go back to the previous model in use")
+    said = st.session_state.pop(PROMOTE_MESSAGE, None)
+    if said and said[0] == "error":
+        st.error(render.markdown_literal(said[1]))
+    elif said:
+        st.success(f"The model in use is now run {registry.current_model().id}.")
 
 
 def load_config_button(run: Run, store: ConfigStore, versions: dict[str, int]) -> None:

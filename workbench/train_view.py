@@ -7,7 +7,7 @@ it and reads the registry. The run a session follows is in st.session_state[stat
 UI contract (browser tests select on the ``st-key-<key>`` classes): the form's submit button ``retrain``, the
 cancel button ``cancel``, the status container ``run-status`` (holding the registry's status word: queued, running,
 succeeded, failed, cancelled), the button ``follow-active``, and parameter inputs ``train-lm-<field>``,
-``train-end-<field>``, ``train-replica-steps``, ``train-replica-epochs``, ``train-note``.
+``train-end-<field>``, ``train-replica-steps``, ``train-replica-epochs``, ``train-note``, ``train-auto-promote``.
 """
 
 from __future__ import annotations
@@ -86,17 +86,21 @@ def params_form() -> RetrainRequest | None:
             epochs = st.number_input("epochs", min_value=1, value=endmodel.SEED_EPOCHS, key="train-replica-epochs",
                                      help="the tutorial's 30; fewer for a quick look")
         note = st.text_input("Note", key="train-note", placeholder="what this run tries (stored with the run)")
+        auto = st.checkbox("Promote automatically", value=True, key="train-auto-promote",
+                           help="when the run succeeds, make it the model in use unless it is worse than the model "
+                                "in use on F1, ROC-AUC, HR@10 or NDCG@10; off: it is kept, and promoted by hand on "
+                                "the Runs page")
         pressed = st.form_submit_button("Retrain", type="primary", icon=":material/model_training:", key="retrain")
     if not pressed:
         return None
     try:
-        return RetrainRequest(_params(lm | end, soft, steps, epochs), note.strip())
+        return RetrainRequest(_params(lm | end, soft, steps, epochs, auto), note.strip())
     except ValueError as e:
         st.error(f"Not started: {render.markdown_literal(e)}")
         return None
 
 
-def _params(values: dict, soft: bool, steps: int, epochs: int) -> RetrainParams:
+def _params(values: dict, soft: bool, steps: int, epochs: int, auto_promote: bool = True) -> RetrainParams:
     """RetrainParams as `python -m pipeline retrain` builds them from the same flags: only values that differ from
     the defaults are recorded, so runs from the page and from the command line compare field by field."""
     end_dests = {flag[2:].replace("-", "_") for flag in END_MODEL_FLAGS}
@@ -108,7 +112,8 @@ def _params(values: dict, soft: bool, steps: int, epochs: int) -> RetrainParams:
         raise ValueError(f"End model · {e}") from None
     params = build_params(label_model=lm, end_model=end, soft_labels=soft,
                           replica_steps=None if steps == endmodel.SEED_STEPS_PER_EPOCH else int(steps),
-                          replica_epochs=None if epochs == endmodel.SEED_EPOCHS else int(epochs))
+                          replica_epochs=None if epochs == endmodel.SEED_EPOCHS else int(epochs),
+                          auto_promote=auto_promote)
     try:
         endmodel.model_params(replica=True, **params.replica)
     except ValueError as e:

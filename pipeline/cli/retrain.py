@@ -37,6 +37,9 @@ def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed replica: epochs (default: the seed's 30)")
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of negatives and ranking samples")
     parser.add_argument("--note", default="", help="a note stored with the run")
+    parser.add_argument("--no-auto-promote", dest="auto_promote", action="store_false",
+                        help="keep the model in use even if this run is not worse (promote it later with "
+                             "`runs promote`)")
     parser.add_argument("--json", action="store_true", help="print the final metrics as JSON")
     parser.add_argument("--detach", action="store_true", help="start the job and return its run id")
     parser.add_argument("--run-id", type=int, default=None, help=argparse.SUPPRESS)  # the job process itself
@@ -49,7 +52,8 @@ def retrain_params(args: argparse.Namespace):
     check_label_model(label_model)  # to name the flag; build_params names only the field (the Train page's words)
     params = build_params(label_model=label_model, end_model=flag_overrides(args, END_MODEL_FLAGS),
                           soft_labels=args.soft_labels, replica_steps=args.replica_steps,
-                          replica_epochs=args.replica_epochs, eval_seed=args.eval_seed)
+                          replica_epochs=args.replica_epochs, eval_seed=args.eval_seed,
+                          auto_promote=getattr(args, "auto_promote", True))
     check_replica(params.replica)  # else a bad --replica-steps would fail only in the job, minutes later
     return params
 

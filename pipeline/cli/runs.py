@@ -1,4 +1,4 @@
-"""`python -m pipeline runs list|show|compare|cancel`: the run registry from the command line.
+"""`python -m pipeline runs list|show|compare|cancel|promote|rollback`: the run registry from the command line.
 
 pipeline.cli registers this as one subcommand: `add_runs_arguments(parser)` adds the actions and their flags,
 `run_runs(args)` runs one and returns the exit code. Bad input (an unknown run id, a missing registry) raises a
@@ -16,9 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.runs.registry import STATUSES, Registry, Run, RunNotFound
-from pipeline.runs.summary import KEY_METRICS, compare_runs, flatten, fmt_time, is_number, run_row
+from pipeline.runs.summary import KEY_METRICS, compare_runs, flatten, fmt_time, is_number, promotion_outcome, run_row
 
-__all__ = ["add_runs_arguments", "format_comparison", "format_run", "format_runs_table", "run_runs"]
+__all__ = ["add_runs_arguments", "format_comparison", "format_run", "format_runs_table", "in_use_text", "run_runs"]
+
+PROMOTED_BY_HAND = "promoted by hand"
+BY_HAND = "by hand"
 
 
 def add_runs_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +43,10 @@ def add_runs_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("run_id", type=int, metavar="ID")
     p.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
                    help="wait up to this long for the job to stop; 0 returns at once (default: 10)")
+    p = actions.add_parser("promote", parents=[common], help="make a succeeded run's model the model in use")
+    p.add_argument("run_id", type=int, metavar="ID")
+    p.add_argument("--reason", default=PROMOTED_BY_HAND, help="why (recorded; default: %(default)s)")
+    actions.add_parser("rollback", parents=[common], help="go back to the previous model in use")
 
 
 def run_runs(args: argparse.Namespace) -> int:
@@ -50,14 +57,26 @@ def run_runs(args: argparse.Namespace) -> int:
             print(f"no runs yet (no registry at {registry.path})")
             return 0
         runs = registry.list(limit=args.limit, status=args.status)
-        print(format_runs_table(runs, {run.id: registry.results(run.id).get("metrics") for run in runs}))
+        current = registry.current_model()
+        print(format_runs_table(runs, {run.id: registry.results(run.id).get("metrics") for run in runs},
+                                in_use=None if current is None else current.id))
+        return 0
+    if args.runs_command == "rollback":
+        if not registry.path.exists():
+            raise ValueError(f"no model is in use: there is no run registry at {registry.path} (check --data)")
+        registry.rollback(BY_HAND)
+        print(in_use_text(registry))
         return 0
     ids = [args.a, args.b] if args.runs_command == "compare" else [args.run_id]
     if not registry.path.exists():
         raise RunNotFound(f"no run {ids[0]}: there is no run registry at {registry.path} (check --data)")
-    if args.runs_command == "show":
+    if args.runs_command == "promote":
+        registry.promote(args.run_id, args.reason.strip() or PROMOTED_BY_HAND, BY_HAND)
+        print(in_use_text(registry))
+    elif args.runs_command == "show":
         run = registry.get(args.run_id)
-        print(format_run(run, registry.results(run.id), registry.epoch_records(run.id), last_epochs=args.epochs))
+        print(format_run(run, registry.results(run.id), registry.epoch_records(run.id), last_epochs=args.epochs,
+                         in_use=_in_use_id(registry)))
     elif args.runs_command == "compare":
         from pipeline.runs.comparisons import pair_settings, paired_run_deltas
 
@@ -70,6 +89,20 @@ def run_runs(args: argparse.Namespace) -> int:
 
         print(cancel(registry, args.run_id, wait=args.wait or None))
     return 0
+
+
+def _in_use_id(registry: Registry) -> int | None:
+    current = registry.current_model()
+    return None if current is None else current.id
+
+
+def in_use_text(registry: Registry) -> str:
+    """One line naming the model in use and why, e.g. "run 3 is the model in use (auto: not worse than run 2)"."""
+    found = registry.model_in_use()
+    if found is None:
+        return "no model is in use yet"
+    run, reason = found
+    return f"run {run.id} is the model in use ({reason})"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -110,21 +143,25 @@ def _value(value: Any) -> str:
 # formatting
 
 
-def format_runs_table(runs: Sequence[Run], metrics: dict[int, Any]) -> str:
-    """`runs list`: one line per run; `metrics` maps a run id to its "metrics" result (or None)."""
+def format_runs_table(runs: Sequence[Run], metrics: dict[int, Any], in_use: int | None = None) -> str:
+    """`runs list`: one line per run; `metrics` maps a run id to its "metrics" result (or None); the status of
+    run `in_use` (the model in use) reads "succeeded (in use)"."""
     if not runs:
         return "no runs"
     headers = ["id", "status", "created (UTC)", "duration", "stage", "LF config", *(t for t, _ in KEY_METRICS)]
     rows = []
     for run in runs:
         row = run_row(run, metrics.get(run.id))
-        rows.append([str(run.id), run.status, row["created"], _seconds(row["duration"]), row["stage"],
+        status = f"{run.status} (in use)" if run.id == in_use else run.status
+        rows.append([str(run.id), status, row["created"], _seconds(row["duration"]), row["stage"],
                      row["LF config"], *(_number(row[title]) for title, _ in KEY_METRICS)])
     return _table(headers, rows)
 
 
-def format_run(run: Run, results: dict[str, Any], epochs: Sequence[dict[str, Any]], *, last_epochs: int = 5) -> str:
-    """`runs show`: every field of a run, its params, artifacts, metrics, last epochs, error and LF config."""
+def format_run(run: Run, results: dict[str, Any], epochs: Sequence[dict[str, Any]], *, last_epochs: int = 5,
+               in_use: int | None = None) -> str:
+    """`runs show`: every field of a run, whether it is the model in use (run `in_use`) and its promotion outcome,
+    its params, artifacts, metrics, last epochs, error and LF config."""
     process = f"pid {run.pid} on {run.host}" if run.pid is not None else "-"
     if run.is_active and run.heartbeat_at is not None:  # how a run on another host is judged alive or lost
         process += f", last heartbeat {run.heartbeat_age():.0f} s ago"
@@ -133,7 +170,8 @@ def format_run(run: Run, results: dict[str, Any], epochs: Sequence[dict[str, Any
         ("finished", fmt_time(run.finished_at)), ("duration", _seconds(run.duration())),
         ("stage", run.stage_text()), ("process", process),
         ("dataset", run.dataset_fingerprint), ("LF config", run.lf_config_hash), ("note", run.note or "-"),
-        ("folder", str(run.dir)),
+        ("folder", str(run.dir)), ("in use", _in_use_field(run, in_use)),
+        ("promotion", promotion_outcome(results) or "-"),
     ]
     lines = [f"run {run.id}"] + [f"  {name:<11}{value}" for name, value in fields]
     params = flatten(run.params)
@@ -154,6 +192,12 @@ def format_run(run: Run, results: dict[str, Any], epochs: Sequence[dict[str, Any
         lines += ["", "error:"] + [f"  {line}" for line in run.error.splitlines()]
     lines += ["", "LF config:"] + [f"  {line}" for line in run.lf_config_toml.splitlines()]
     return "\n".join(lines)
+
+
+def _in_use_field(run: Run, in_use: int | None) -> str:
+    if run.id == in_use:
+        return "yes: its model is the model in use"
+    return "no" + (f" (run {in_use} is)" if in_use is not None else " (no model is in use)")
 
 
 def _epochs_table(epochs: Sequence[dict[str, Any]], last: int) -> str:

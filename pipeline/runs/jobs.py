@@ -15,7 +15,8 @@ Lifecycle
    ``running`` with its own pid (`Registry.start`), starts its heartbeat (below) and calls ``fn(handle)`` with a
    `RunHandle` through which it reports stages, epochs, results and artifacts.
 3. The run ends as one of
-   - ``succeeded`` when ``fn`` returns (exit code 0);
+   - ``succeeded`` when ``fn`` returns (exit code 0); then, in the same process, pipeline.runs.promotion's rule
+     decides whether the run becomes the model in use;
    - ``cancelled`` on SIGTERM (see `cancel`) or Ctrl-C: the handler raises `Cancelled` (a BaseException, so an
      ``except Exception`` in the training code does not swallow it), the run's artifact folder is emptied except
      ``job.log``, and the exit code is 130 (EXIT_CANCELLED, the shell's code for an interrupted command);
@@ -33,8 +34,8 @@ kill -9, and other hosts
 A job killed without a word (kill -9, the OOM killer, a segfault in native code) cannot record its end. Every
 registry read reaps such runs: if the recorded pid no longer exists on this host, is a zombie, or now belongs to
 another process (its start time differs from the one recorded), the run is marked ``failed`` with
-``registry.DIED_MESSAGE`` and the last lines of its job.log. The last succeeded run stays the current model
-throughout: nothing a failed or cancelled run does replaces it.
+``registry.DIED_MESSAGE`` and the last lines of its job.log. The model in use stays as it was throughout:
+nothing a failed or cancelled run does replaces it.
 
 A run recorded on another host (the container was recreated under a new hostname, or another machine shares the
 data folder) cannot be checked with psutil, nor signalled. So the job beats: a daemon thread of the job process
@@ -363,12 +364,19 @@ def _clear_run_dir(path: Path) -> None:
 
 
 def _record_end(registry: Registry, run_id: int, status: str, error: str | None, code: int, log) -> int:
+    outcome = None
     try:
-        registry.finish(run_id, status, error)
+        if status == "succeeded":  # decided and recorded with the end, in this process (pipeline.runs.promotion)
+            from pipeline.runs.promotion import finish_succeeded
+
+            outcome = finish_succeeded(registry, run_id)
+        else:
+            registry.finish(run_id, status, error)
     except InvalidTransition:
         print(f"run {run_id} was already {registry.status(run_id)}; its end as {status} is not recorded", file=log)
     else:
-        print(f"run {run_id} {status}" + (f": {error.splitlines()[-1]}" if error else ""), file=log)
+        print(f"run {run_id} {status}" + (f": {error.splitlines()[-1]}" if error else "")
+              + (f" ({outcome['reason']})" if outcome else ""), file=log)
     return code
 
 

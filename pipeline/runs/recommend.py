@@ -45,7 +45,7 @@ def resolve_user(prepared: PreparedData, user: str | int) -> int:
 
 
 def model_run(registry, run_id: int | None = None):
-    """The run whose model to use: `run_id`, or the current model (the newest succeeded run)."""
+    """The run whose model to use: `run_id`, or the model in use (Registry.current_model: the run promoted last)."""
     run = registry.get(run_id) if run_id is not None else registry.current_model()
     if run is None:
         raise ValueError("no trained model yet: run `python -m pipeline retrain` first")

@@ -15,8 +15,14 @@ Lifecycle of a run (checked; anything else raises `InvalidTransition`)::
     queued -> cancelled | failed
 
 At most one run is active (queued or running): `create_exclusive` creates a run only when none is, inside one
-``BEGIN IMMEDIATE`` transaction, so two processes asking at once cannot both win. The newest succeeded run is the
-current model (`current_model`); a later failed or cancelled run does not replace it.
+``BEGIN IMMEDIATE`` transaction, so two processes asking at once cannot both win.
+
+The model in use (schema 4) is chosen, not just the newest: the table ``model_in_use`` is its history, one row per
+change (run, time, reason, by whom: "auto", "by hand", "migration"), the newest row being the model in use
+(`model_in_use`, `current_model`). `promote` adds a row, `rollback` goes back to the previous model in use; both
+refuse (ValueError naming the run and why, nothing written) a run that did not succeed or whose model file is
+missing or unreadable. Which succeeded run is promoted automatically is pipeline.runs.promotion's rule. A registry
+from before schema 4 starts its history with its newest succeeded run (`SEEDED_REASON`).
 
 A job killed without a word (``kill -9``, the OOM killer, a segfault) cannot record its own end. Every reader
 (`get`, `list`, `active`) first calls `reap`, which marks failed each active run whose process is gone (`job_alive`):
@@ -44,7 +50,7 @@ Example
 ...                               params={"seed": 0})                                   # doctest: +SKIP
 >>> reg.start(run_id, os.getpid()); reg.set_stage(run_id, "label model", 0.3)          # doctest: +SKIP
 >>> reg.put_result(run_id, "metrics", {"ours": {"f1": 0.71}}); reg.finish(run_id, "succeeded")  # doctest: +SKIP
->>> reg.current_model().id == run_id                                                   # doctest: +SKIP
+>>> reg.promote(run_id, "first model", "auto"); reg.current_model().id == run_id       # doctest: +SKIP
 True
 """
 
@@ -74,6 +80,7 @@ __all__ = [
     "STATUSES",
     "Group",
     "GroupInProgress",
+    "InUse",
     "GroupNotFound",
     "InvalidTransition",
     "Registry",
@@ -102,6 +109,7 @@ STALE_QUEUED_SECONDS = 300.0
 # (HEARTBEAT_SECONDS), so a registry busy for a while or a small clock skew between hosts does not reap a live job.
 HEARTBEAT_STALE_SECONDS = 60.0
 LOG_TAIL_LINES = 20
+SEEDED_REASON = "in use before promotion was recorded"
 
 # Migrations: MIGRATIONS[k] takes the file from schema version k to k + 1 (PRAGMA user_version). Append, never edit.
 MIGRATIONS: list[list[str]] = [
@@ -164,6 +172,20 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE runs ADD COLUMN group_id INTEGER REFERENCES run_groups (id)",
         "ALTER TABLE runs ADD COLUMN group_label TEXT",
         "CREATE INDEX runs_by_group ON runs (group_id)",
+    ],
+    # 3 -> 4: which run's model is in use, as a history (the newest row is the model in use); a registry with
+    # succeeded runs starts it with the newest one, the model in use until then
+    [
+        """CREATE TABLE model_in_use (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            "by" TEXT NOT NULL
+        )""",
+        f"""INSERT INTO model_in_use (run_id, at, reason, "by")
+            SELECT id, strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'), '{SEEDED_REASON}', 'migration'
+            FROM runs WHERE status = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1""",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -365,6 +387,43 @@ def _run_from_row(row: sqlite3.Row, runs_root: Path) -> Run:
     )
 
 
+def model_refusal(run: Run) -> str | None:
+    """Why `run` cannot be the model in use (it did not succeed, or its model file is missing or unreadable), or
+    None when it can. The file is checked as a readable, non-empty regular file, not loaded (that needs TensorFlow
+    and seconds); pipeline.runs.recommend loads it."""
+    if run.status != "succeeded":
+        said = {"failed": "it failed", "cancelled": "it was cancelled"}.get(run.status, f"it is {run.status}")
+        return f"{said}; only a succeeded run has a model"
+    return model_file_refusal(run)
+
+
+def model_file_refusal(run: Run) -> str | None:
+    """Why `run`'s model file cannot be used (none recorded, missing, empty, unreadable), or None."""
+    if "model" not in run.artifacts:
+        return "it recorded no model file"
+    path = run.artifact("model")
+    if not path.is_file():
+        return f"its model file {path} is missing"
+    try:
+        with path.open("rb") as f:
+            if not f.read(1):
+                return f"its model file {path} is empty"
+    except OSError as e:
+        return f"its model file {path} cannot be read ({e.strerror or e})"
+    return None
+
+
+@dataclass(frozen=True)
+class InUse:
+    """One change of the model in use: the row id, the run put in use, when (UTC ISO), why, and by whom."""
+
+    id: int
+    run_id: int
+    at: str
+    reason: str
+    by: str
+
+
 @dataclass(frozen=True)
 class Group:
     """One row of ``run_groups``, decoded: runs that belong together (an impact study) and the process driving
@@ -555,11 +614,56 @@ class Registry:
         return runs[0] if runs else None
 
     def current_model(self) -> Run | None:
-        """The newest succeeded run: the model in use. Failed or cancelled runs after it do not replace it."""
+        """The run whose model is in use (the newest row of the in-use history), or None before the first."""
+        found = self.model_in_use()
+        return None if found is None else found[0]
+
+    def model_in_use(self) -> tuple[Run, str] | None:
+        """(the run in use, why it is), or None while no model was ever put in use."""
         with self._connect() as conn:
-            row = conn.execute("SELECT * FROM runs WHERE status = 'succeeded' "
-                               "ORDER BY finished_at DESC, id DESC LIMIT 1").fetchone()
-        return None if row is None else _run_from_row(row, self.root)
+            row = conn.execute("SELECT runs.*, model_in_use.reason AS in_use_reason FROM model_in_use "
+                               "JOIN runs ON runs.id = model_in_use.run_id "
+                               "ORDER BY model_in_use.id DESC LIMIT 1").fetchone()
+        return None if row is None else (_run_from_row(row, self.root), row["in_use_reason"])
+
+    def in_use_history(self) -> list[InUse]:
+        """Every change of the model in use, newest first (the first entry is the model in use)."""
+        with self._connect() as conn:
+            rows = conn.execute('SELECT id, run_id, at, reason, "by" FROM model_in_use ORDER BY id DESC')
+            return [InUse(*row) for row in rows]
+
+    def promote(self, run_id: int, reason: str, by: str = "by hand") -> None:
+        """Make run `run_id`'s model the model in use, recording why and by whom, in one transaction. ValueError
+        (RunNotFound for an unknown id) naming the run and why when it has no usable model: nothing changes."""
+        with self._write() as conn:
+            self._check_promotable(conn, run_id)
+            self._record_in_use(conn, run_id, reason, by)
+
+    def rollback(self, by: str = "by hand") -> int:
+        """Go back to the previous model in use of the history (recorded as a new row, "rolled back from run M");
+        return its run id. ValueError when there is none or its model is no longer usable."""
+        with self._write() as conn:
+            rows = conn.execute("SELECT run_id FROM model_in_use ORDER BY id DESC").fetchall()
+            if not rows:
+                raise ValueError("no model is in use yet: there is nothing to roll back")
+            current = rows[0]["run_id"]
+            earlier = next((row["run_id"] for row in rows if row["run_id"] != current), None)
+            if earlier is None:
+                raise ValueError(f"run {current} is the only model ever in use: there is no earlier one to roll "
+                                 "back to")
+            self._check_promotable(conn, earlier)
+            self._record_in_use(conn, earlier, f"rolled back from run {current}", by)
+            return int(earlier)
+
+    def _record_in_use(self, conn: sqlite3.Connection, run_id: int, reason: str, by: str) -> None:
+        conn.execute('INSERT INTO model_in_use (run_id, at, reason, "by") VALUES (?, ?, ?, ?)',
+                     (int(run_id), utc_now(), str(reason), str(by)))
+
+    def _check_promotable(self, conn: sqlite3.Connection, run_id: int) -> None:
+        run = _run_from_row(self._row(conn, run_id), self.root)
+        why = model_refusal(run)
+        if why is not None:
+            raise ValueError(f"run {run.id} cannot be the model in use: {why}")
 
     def status(self, run_id: int) -> str:
         """The status of run `run_id`, read without reaping (cheap enough to poll from inside a job)."""
@@ -722,8 +826,11 @@ class Registry:
             conn.execute("UPDATE runs SET artifacts_json = ? WHERE id = ?",
                          (to_json({**current, **new}), int(run_id)))
 
-    def finish(self, run_id: int, status: str, error: str | None = None) -> None:
-        """End a run: succeeded, failed or cancelled (with the error text or reason)."""
+    def finish(self, run_id: int, status: str, error: str | None = None, *, in_use_reason: str | None = None,
+               by: str = "auto") -> None:
+        """End a run: succeeded, failed or cancelled (with the error text or reason). With `in_use_reason` a
+        succeeded run also becomes the model in use in the same transaction, so no reader sees it succeeded
+        before the choice is made; if it cannot be (its model file), ValueError and nothing changes."""
         if status not in FINISHED:
             raise InvalidTransition(f"finish takes one of {', '.join(FINISHED)}, not {status!r}")
         with self._write() as conn:
@@ -731,6 +838,9 @@ class Registry:
             progress = ", progress = 1.0" if status == "succeeded" else ""
             conn.execute(f"UPDATE runs SET status = ?, finished_at = ?, error = ?{progress} WHERE id = ?",
                          (status, utc_now(), error, int(run_id)))
+            if in_use_reason is not None and status == "succeeded":
+                self._check_promotable(conn, run_id)
+                self._record_in_use(conn, run_id, in_use_reason, by)
 
     # ----------------------------------------------------------------------------------------------------------
     # run groups

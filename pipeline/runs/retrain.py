@@ -49,6 +49,8 @@ class RetrainParams:
     eval_seed: int = 0
     ranking_negatives: int = 100
     bootstrap_resamples: int = 1000
+    # whether the run may replace the model in use when it succeeds (pipeline.runs.promotion)
+    auto_promote: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -102,12 +102,13 @@ def check_replica(replica: dict) -> None:
 
 
 def build_params(*, label_model: dict, end_model: dict, soft_labels: bool = False, replica_steps: int | None = None,
-                 replica_epochs: int | None = None, eval_seed: int = 0):
+                 replica_epochs: int | None = None, eval_seed: int = 0, auto_promote: bool = True):
     """RetrainParams from overrides: label_model and end_model map params fields to values (only those that differ
     from the defaults); replica_steps sets the seed replica's steps per epoch (its validation steps keep the
     tutorial's ratio, 40 per 300), replica_epochs its epochs. A bad value is a ValueError: an end-model one naming
     its flag, a label-model one naming its field (the command line names its flag first: `check_label_model`); the
-    replica's values are checked by `check_replica` (the command line) or the Train page."""
+    replica's values are checked by `check_replica` (the command line) or the Train page. auto_promote=False keeps
+    the run from replacing the model in use by itself (pipeline.runs.promotion)."""
     from pipeline.runs.retrain import RetrainParams
     from pipeline.training.labelmodel import LabelModelParams
 
@@ -121,4 +122,4 @@ def build_params(*, label_model: dict, end_model: dict, soft_labels: bool = Fals
     if replica_epochs is not None:
         replica["epochs"] = replica_epochs
     return RetrainParams(label_model=LabelModelParams(soft_labels=soft_labels, **label_model), end_model=end_model,
-                         replica=replica, eval_seed=eval_seed)
+                         replica=replica, eval_seed=eval_seed, auto_promote=bool(auto_promote))

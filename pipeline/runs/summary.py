@@ -10,8 +10,8 @@ from typing import Any
 
 from pipeline.runs.registry import Run
 
-__all__ = ["KEY_METRICS", "NOT_COMPARED", "OUR_MODEL", "Comparison", "compare_runs", "flatten", "fmt_time",
-           "is_number", "key_metric", "lf_changes", "run_row"]
+__all__ = ["KEY_METRICS", "NOT_COMPARED", "OUR_MODEL", "PROMOTION_RESULT", "Comparison", "compare_runs", "flatten",
+           "fmt_time", "is_number", "key_metric", "lf_changes", "promotion_outcome", "run_row"]
 
 # the figures of our model shown in `runs list`: (column title, metric name inside the "ours" contender)
 KEY_METRICS = (("F1", "f1"), ("ROC-AUC", "roc_auc"), ("HR@10", "hr@10"))
@@ -19,6 +19,16 @@ OUR_MODEL = "ours"
 # figures of the "metrics" result that `runs compare` does not subtract: each run's own deltas (ours - other), the
 # id of the run it compared itself with and its bootstrap settings
 NOT_COMPARED = ("deltas.", "previous_run", "bootstrap.")
+# the result holding a succeeded run's promotion outcome (pipeline.runs.promotion): {"promoted", "reason", ...}
+PROMOTION_RESULT = "promotion"
+
+
+def promotion_outcome(results: dict[str, Any]) -> str | None:
+    """A run's promotion outcome in a few words ("first model", "not promoted: ..."), None when not recorded."""
+    outcome = results.get(PROMOTION_RESULT)
+    if not isinstance(outcome, dict) or not outcome.get("reason"):
+        return None
+    return str(outcome["reason"])
 
 
 def is_number(value: Any) -> bool:

@@ -1,7 +1,7 @@
 """Runs: every retrain with its status, LF config version, key metrics and the baselines' HR@10; impact studies
 (retrain without each LF: start one, follow or cancel it, read its deltas); open one run (its results with
 intervals, its LF config into the editor, its files), or put two side by side (LF config diff, metric deltas with
-paired-bootstrap intervals, training curves)."""
+paired-bootstrap intervals, training curves); promote a run to the model in use, or roll back."""
 
 import streamlit as st
 
@@ -19,7 +19,8 @@ if not runs:
 
 versions = view.versions_by_key(store)
 view.runs_table(view.runs_frame(runs, registry, versions))
-st.caption("Figures are our model's on the test rows (HR@10 with its 95% interval), then the baselines' HR@10. "
+st.caption("✓ marks the model in use (the Recommend page's). "
+           "Figures are our model's on the test rows (HR@10 with its 95% interval), then the baselines' HR@10. "
            "LF config: the saved version the run used, or \"unsaved\" "
            "and its hash when that config was never saved.")
 
@@ -59,6 +60,8 @@ with left:
     view.load_config_button(run, store, versions)
 with right:
     view.downloads(run)
+if not run.is_active:
+    view.promotion_controls(registry, run)
 if run.is_active:
     st.info(f"Run {run.id} is {run.status} ({run.stage_text()}); follow it on the Train page.")
     if st.button(f"Follow run {run.id} on Train", key="runs-follow", icon=":material/model_training:"):

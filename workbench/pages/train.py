@@ -10,7 +10,7 @@ model is still in use. A refreshed or second tab re-attaches to the running job;
 
 import streamlit as st
 
-from workbench import context, state, train_view
+from workbench import context, run_results, state, train_view
 
 st.title("Train")
 registry = context.registry()
@@ -24,5 +24,7 @@ request = train_view.params_form()
 if request is not None:
     train_view.start(registry, cfg, request)
 run = train_view.attached_run(registry)
+if run is None or run.is_active:  # a finished run's section names the model in use itself
+    st.caption(run_results.model_in_use(registry))
 train_view.other_active(registry, run)
 train_view.show(registry, run)
