@@ -251,3 +251,29 @@ def test_promote_switches_the_model_in_use_and_recommend_follows(apptest, workbe
     assert not at.exception, at.exception
     assert registry.model_in_use()[0].id == current
     assert registry.model_in_use()[1] == f"rolled back from run {other}"
+
+
+@pytest.mark.slow
+@ON_TRAINED
+def test_recommend_shows_another_runs_list_beside_the_model_in_use(apptest, workbench_data):
+    from pipeline.data.dataset import load_prepared
+    from pipeline.runs.recommend import held_out_likes, recommend
+    from tests.test_app_recommend import best_test_user, html_rows
+
+    registry = Registry.for_data(workbench_data)
+    current = registry.current_model().id
+    other = 1 if current == 2 else 2
+    at = apptest.run()
+    at.switch_page(nav.RECOMMEND).run()
+    assert at.selectbox(key="rec-other-run").value == 0 and not any(
+        "not the model in use" in h.proto.body for h in at.get("html"))
+    at.selectbox(key="rec-other-run").set_value(other).run()
+    assert not at.exception, at.exception
+    prepared = load_prepared(workbench_data / "processed")
+    user = best_test_user(prepared)
+    expected = recommend(prepared, registry, user, k=10, run_id=other, hold_out=held_out_likes(prepared, user))
+    shown = [t for t in at.markdown if t.value == f"**Run {other}'s top 10 (not the model in use)**"]
+    assert len(shown) == 1
+    tables = [html_rows(e.proto.body) for e in at.get("html")]
+    assert [row[1] for row in tables[2]] == expected["title"].tolist()  # after the model's and popularity's
+    assert registry.current_model().id == current  # only shown, not promoted

@@ -14,7 +14,7 @@ import streamlit as st
 
 from pipeline.data.dataset import PreparedData, author_names
 from pipeline.runs.recommend import load_contenders, resolve_user
-from pipeline.runs.registry import Run
+from pipeline.runs.registry import Registry, Run
 from workbench.render import markdown_literal
 
 LIKED_MARK = "★ liked (held out)"
@@ -75,6 +75,22 @@ def model(run: Run):
     except ValueError as e:
         st.error(f"Run {run.id}'s model file is damaged ({e}); retrain on the Train page.")
     return None
+
+
+NONE = 0  # "no other run" in the run picker (run ids start at 1)
+
+
+def pick_other_run(registry: Registry, in_use: Run) -> Run | None:
+    """Another succeeded run whose list to show beside the model in use (selectbox `rec-other-run`); None for
+    none, the default."""
+    others = {r.id: r for r in registry.list(status="succeeded") if r.id != in_use.id}
+    if not others:
+        return None
+    labels = {NONE: "no other run", **{i: f"run {i}" + (f" · {r.note}" if r.note else "") for i, r in others.items()}}
+    chosen = st.selectbox("Beside it, the list of another succeeded run", list(labels), format_func=labels.get,
+                          key="rec-other-run", help="Its model is loaded only to show this list; the model in use "
+                                                    "stays (promote a run on the Runs page)")
+    return others.get(chosen)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading item-kNN and ALS…")

@@ -1,6 +1,6 @@
-"""Recommend: pick a test user (or type any user's id), see their books, the current model's top 10 among books
+"""Recommend: pick a test user (or type any user's id), see their books, the top 10 of the model in use among books
 they have not shelved, with the held-out books they liked marked, and the popularity, item-kNN and ALS top 10
-beside it."""
+beside it; and, if picked, another succeeded run's top 10."""
 
 import streamlit as st
 
@@ -37,6 +37,12 @@ with left:
 with right:
     view.ranked_list(f"Popularity's top {K}", popular(prepared, user, k=K, hold_out=held), liked,
                      score="shelved by", key="rec-popular")
+other = view.pick_other_run(registry, run)
+other_model = view.model(other) if other is not None else None
+if other_model is not None:
+    view.ranked_list(f"Run {other.id}'s top {K} (not the model in use)",
+                     recommend(prepared, registry, user, k=K, model=other_model, hold_out=held), liked,
+                     score="score", key="rec-other")
 fitted, note = view.contenders(prepared, context.fingerprint(), run, registry.results(run.id).get("metrics"))
 if fitted is None:
     st.caption(f"{note[:1].upper()}{note[1:]}.")
