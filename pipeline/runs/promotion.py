@@ -24,12 +24,12 @@ from typing import Any
 
 from pipeline.runs import comparisons
 from pipeline.runs.registry import InvalidTransition, Registry, Run, model_file_refusal
-from pipeline.runs.summary import PROMOTION_RESULT, key_metric
+from pipeline.runs.summary import HEADLINE_METRICS, PROMOTION_RESULT, key_metric
 
 __all__ = ["FIRST_MODEL", "PROMOTION_METRICS", "apply_rule", "decide", "finish_succeeded", "worse_on"]
 
 # our model's metrics a new run must not be worse on: metric key -> title
-PROMOTION_METRICS = {"f1": "F1", "roc_auc": "ROC-AUC", "hr@10": "HR@10", "ndcg@10": "NDCG@10"}
+PROMOTION_METRICS = HEADLINE_METRICS
 FIRST_MODEL = "first model"
 AUTO = "auto"
 

@@ -38,7 +38,7 @@ from lfs.config import LFConfig, dumps_config, parse_config
 from pipeline.runs import jobs
 from pipeline.runs.comparisons import NOT_SIGNIFICANT, RunPairDeltas, delta_text, pair_settings, paired_run_deltas
 from pipeline.runs.registry import Group, InvalidTransition, Registry, Run, RunInProgress
-from pipeline.runs.summary import compare_runs
+from pipeline.runs.summary import HEADLINE_METRICS, compare_runs
 
 __all__ = ["ALL_LFS", "KIND", "METRICS", "cancel", "describe", "drive", "log_path", "plan", "start", "study_frame",
            "study_rows"]
@@ -46,7 +46,7 @@ __all__ = ["ALL_LFS", "KIND", "METRICS", "cancel", "describe", "drive", "log_pat
 KIND = "impact study"
 ALL_LFS = "all LFs"
 STUDY_COMMAND = ("-m", "pipeline", "study", "run")
-METRICS = {"f1": "F1", "roc_auc": "ROC-AUC", "hr@10": "HR@10", "ndcg@10": "NDCG@10"}  # our model's, in the table
+METRICS = HEADLINE_METRICS  # our model's, in the table
 POLL_SECONDS = 0.5
 
 

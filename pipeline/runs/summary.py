@@ -10,8 +10,9 @@ from typing import Any
 
 from pipeline.runs.registry import Run
 
-__all__ = ["KEY_METRICS", "NOT_COMPARED", "OUR_MODEL", "PROMOTION_RESULT", "Comparison", "compare_runs", "flatten",
-           "fmt_time", "is_number", "key_metric", "lf_changes", "promotion_outcome", "run_row"]
+__all__ = ["HEADLINE_METRICS", "KEY_METRICS", "NOT_COMPARED", "OUR_MODEL", "PROMOTION_RESULT", "Comparison",
+           "compare_runs", "flatten", "fmt_time", "is_number", "key_metric", "lf_changes", "promotion_outcome",
+           "run_row"]
 
 # the figures of our model shown in `runs list`: (column title, metric name inside the "ours" contender)
 KEY_METRICS = (("F1", "f1"), ("ROC-AUC", "roc_auc"), ("HR@10", "hr@10"))
@@ -21,6 +22,8 @@ OUR_MODEL = "ours"
 NOT_COMPARED = ("deltas.", "previous_run", "bootstrap.")
 # the result holding a succeeded run's promotion outcome (pipeline.runs.promotion): {"promoted", "reason", ...}
 PROMOTION_RESULT = "promotion"
+# Our model's headline metrics (key -> title): what promotion guards and what an impact study's table shows.
+HEADLINE_METRICS = {"f1": "F1", "roc_auc": "ROC-AUC", "hr@10": "HR@10", "ndcg@10": "NDCG@10"}
 
 
 def promotion_outcome(results: dict[str, Any]) -> str | None:
