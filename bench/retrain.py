@@ -30,7 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.replica_probe import concentration
 from pipeline.cli.retrain import format_metrics
+from pipeline.data.dataset import load_prepared
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +46,6 @@ def seed_apply_seconds(data_dir: Path, sample: int) -> tuple[float, int, float]:
     """(extrapolated seconds for the whole train split, train rows, rows/s) of the tutorial's LFs in snorkel."""
     from snorkel.labeling import PandasLFApplier
 
-    from pipeline.data.dataset import load_prepared
     from tests.seed_lfs import make_seed_lfs
 
     data = load_prepared(data_dir / "processed")
@@ -134,6 +135,10 @@ def main() -> None:
           "positive, threshold 0.5):")
     print("  " + "  ".join(f"{m} {replica[m]:.3f} (seed {SEED_TEST[m]:.3f})" for m in SEED_TEST)
           + f"  roc_auc {replica['roc_auc']:.3f}")
+    test = load_prepared(processed).splits["test"]
+    conc = concentration(test.book_idx[test.rating == 1].to_numpy())
+    print(f"  test positives over {conc['books']:,} books: the 100 commonest hold {conc['top100_share']:.3f}, "
+          f"effective books {conc['effective_books']:,.0f} (how that decides the replica: bench.replica_probe)")
     best = {m: max(c[n][m] for n in ("popularity", "item_knn", "als")) for m in ("hr@10", "ndcg@10")}
     checks = [(f"HR@10 >= best contender + 0.03 ({best['hr@10'] + 0.03:.3f})",
                c["ours"]["hr@10"] >= best["hr@10"] + 0.03),
