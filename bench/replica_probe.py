@@ -8,16 +8,16 @@ every pass), ``shuffle(123)``, batches of 256, and the user vector ``padded_batc
 ``(sum of the real books + (L_max_in_batch - n) * E[0]) / n`` (book 0 fills the padding). Adagrad at Keras'
 default 0.001, 30 epochs x 300 steps, as in the tutorial.
 
-``--zipf S`` redraws the book of every positive row (training labels, val and test) from a Zipf law of exponent S
-over the books, so a few books hold most positives; negatives stay as they are. If the replica learns then and
-not on the data as generated, the missing signal is how strongly positives concentrate on popular books.
+Two ways to make the same model learn, to see what it needs: ``--zipf S`` redraws the book of every positive row
+(training labels, val and test) from a Zipf law of exponent S over the books, so a few books hold most positives
+(negatives stay as they are); ``--lr`` sets Adagrad's learning rate. The README's data section has the figures.
 
 It prints how concentrated the positives are (the share of the 100 commonest books, and the effective number of
 books, 1 / sum of squared shares), the test table by the seed's protocol (every labelled test row and one random
 unseen book per positive; threshold 0.5) beside the seed's, and the seed's own evaluation (the first 30 batches of
 the test stream).
 
-Usage: python -m bench.replica_probe --data DIR [--zipf 1.0] [--epochs 30] [--steps 300]
+Usage: python -m bench.replica_probe --data DIR [--zipf 1.0] [--lr 0.001] [--epochs 30] [--steps 300]
 (DIR/processed as `python -m bench.data_pipeline --work DIR` makes it; takes about 8 minutes on 2 cores.)
 """
 
@@ -160,12 +160,16 @@ def training_labels_for(prepared):
 
 
 def probe(processed: Path, *, zipf: float = 0.0, epochs: int = 30, steps: int = 300, seed: int = 0,
-          log=print) -> dict:
+          learning_rate: float = 0.001, log=None) -> dict:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     from pipeline.data.dataset import load_prepared
+
+    if log is None:
+        def log(line: str) -> None:
+            print(line, flush=True)
 
     prepared = load_prepared(processed)
     n_books, csr = len(prepared.books), prepared.user_books_csr
@@ -182,13 +186,13 @@ def probe(processed: Path, *, zipf: float = 0.0, epochs: int = 30, steps: int = 
     train = seed_stream(u, b, y, csr, n_books, passes, rng)
     val, test = (seed_stream(split[s].user_idx.to_numpy(), split_books[s], split[s].rating.to_numpy(float), csr,
                              n_books, 1, rng) for s in ("val", "test"))
-    result: dict = {"zipf": zipf, "epochs": epochs, "steps": steps,
+    result: dict = {"zipf": zipf, "epochs": epochs, "steps": steps, "learning_rate": learning_rate,
                     "train_positives": concentration(b[y >= 0.5]),
                     "test_positives": concentration(split_books["test"][split["test"].rating.to_numpy() >= 0.5])}
     log(f"positives' books: train {_fmt(result['train_positives'])}; test {_fmt(result['test_positives'])}")
 
     keras.utils.set_random_seed(seed)
-    model = seed_model(n_books)
+    model = seed_model(n_books, learning_rate)
     started = time.perf_counter()
 
     class Log(keras.callbacks.Callback):
@@ -214,12 +218,16 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, required=True, help="a folder holding processed/ (seed scale)")
     ap.add_argument("--zipf", type=float, default=0.0, help="redraw positives' books from a Zipf law (0: off)")
+    ap.add_argument("--lr", type=float, default=0.001, help="Adagrad's learning rate (the tutorial: 0.001)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--json", action="store_true", help="print the result as JSON at the end")
     args = ap.parse_args(argv)
-    r = probe(args.data / "processed", zipf=args.zipf, epochs=args.epochs, steps=args.steps)
-    print(f"\nthe seed's end model, trained the seed's way{f', positives from Zipf {args.zipf}' if args.zipf else ''}"
+    r = probe(args.data / "processed", zipf=args.zipf, epochs=args.epochs, steps=args.steps,
+              learning_rate=args.lr)
+    changes = ([f"positives from Zipf {args.zipf}"] if args.zipf else []) + \
+        ([f"Adagrad at {args.lr}"] if args.lr != 0.001 else [])
+    print(f"\nthe seed's end model, trained the seed's way{''.join(', ' + c for c in changes)}"
           f" ({r['train_seconds']:.0f} s):")
     print("  test (every labelled row + one random unseen book per positive): "
           + "  ".join(f"{m} {r['test'][m]:.3f} (seed {SEED_TEST[m]:.3f})" for m in SEED_TEST)
