@@ -1,23 +1,27 @@
-"""Why the seed replica learns nothing on generated data: the seed's end model trained the seed's own way, and
-the same model on the same data with the positives' books made popular.
+"""The seed's end model trained exactly the seed's own way on the data, and what it needs to learn: the
+accumulators Adagrad starts from, larger steps, or positives crowded onto few books.
 
 The replica in `pipeline.training.endmodel` departs from the tutorial in two quirks (padding masked, a full
 shuffle) and draws its negatives once. This probe puts all of them back: the tutorial's example stream (rows in
 its order, LF-labelled train rows then dev, each positive followed by its random negative, fresh negatives on
 every pass), ``shuffle(123)``, batches of 256, and the user vector ``padded_batch`` + ``sum / len`` compute:
-``(sum of the real books + (L_max_in_batch - n) * E[0]) / n`` (book 0 fills the padding). Adagrad at Keras'
-default 0.001, 30 epochs x 300 steps, as in the tutorial.
+``(sum of the real books + (L_max_in_batch - n) * E[0]) / n`` (book 0 fills the padding). Adagrad as the
+tutorial's TF 1.14 built it from the string ``"Adagrad"`` (learning rate 0.001, accumulators starting at 0; see
+`pipeline.training.endmodel`), 30 epochs x 300 steps.
 
 Two ways to make the same model learn, to see what it needs: ``--zipf S`` redraws the book of every positive row
 (training labels, val and test) from a Zipf law of exponent S over the books, so a few books hold most positives
-(negatives stay as they are); ``--lr`` sets Adagrad's learning rate. The README's data section has the figures.
+(negatives stay as they are); ``--lr`` sets Adagrad's learning rate and ``--accumulator`` its starting
+accumulator (Keras' constructor default, 0.1, is what made the replica learn nothing). The README's data
+section has the figures.
 
 It prints how concentrated the positives are (the share of the 100 commonest books, and the effective number of
 books, 1 / sum of squared shares), the test table by the seed's protocol (every labelled test row and one random
 unseen book per positive; threshold 0.5) beside the seed's, and the seed's own evaluation (the first 30 batches of
 the test stream).
 
-Usage: python -m bench.replica_probe --data DIR [--zipf 1.0] [--lr 0.001] [--epochs 30] [--steps 300]
+Usage: python -m bench.replica_probe --data DIR [--zipf 1.0] [--lr 0.001] [--accumulator 0] [--epochs 30]
+[--steps 300]
 (DIR/processed as `python -m bench.data_pipeline --work DIR` makes it; takes about 8 minutes on 2 cores.)
 """
 
@@ -84,7 +88,7 @@ def seed_stream(user_idx, book_idx, label, csr, n_books: int, passes: int, rng: 
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
 
 
-def seed_model(n_books: int, learning_rate: float = 0.001):
+def seed_model(n_books: int, learning_rate: float = 0.001, accumulator: float | None = None):
     """The tutorial's model: mean set embedding with book 0 counted for every padded slot, the candidate's
     embedding, the hidden layer created and dropped, Dense(1, sigmoid), Adagrad."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -104,7 +108,12 @@ def seed_model(n_books: int, learning_rate: float = 0.001):
     keras.layers.Dense(32, activation="relu")(x)  # the tutorial's hidden layer, its result dropped
     out = keras.layers.Dense(1, activation="sigmoid", name="output")(x)
     model = keras.Model([sets, n, n_pad, candidate], out)
-    model.compile(keras.optimizers.Adagrad(learning_rate=learning_rate), "binary_crossentropy",
+    from pipeline.training.endmodel import SEED_ADAGRAD_ACCUMULATOR, keras_classes
+
+    start = SEED_ADAGRAD_ACCUMULATOR if accumulator is None else accumulator
+    optimizer = keras_classes().FusedAdagrad(learning_rate=learning_rate, initial_accumulator_value=start,
+                                             epsilon=1e-7)
+    model.compile(optimizer, "binary_crossentropy",
                   metrics=["accuracy", keras.metrics.Precision(name="precision"),
                            keras.metrics.Recall(name="recall")])
     return model
@@ -160,7 +169,7 @@ def training_labels_for(prepared):
 
 
 def probe(processed: Path, *, zipf: float = 0.0, epochs: int = 30, steps: int = 300, seed: int = 0,
-          learning_rate: float = 0.001, log=None) -> dict:
+          learning_rate: float = 0.001, accumulator: float | None = None, log=None) -> dict:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -187,12 +196,13 @@ def probe(processed: Path, *, zipf: float = 0.0, epochs: int = 30, steps: int = 
     val, test = (seed_stream(split[s].user_idx.to_numpy(), split_books[s], split[s].rating.to_numpy(float), csr,
                              n_books, 1, rng) for s in ("val", "test"))
     result: dict = {"zipf": zipf, "epochs": epochs, "steps": steps, "learning_rate": learning_rate,
+                    "accumulator": accumulator,
                     "train_positives": concentration(b[y >= 0.5]),
                     "test_positives": concentration(split_books["test"][split["test"].rating.to_numpy() >= 0.5])}
     log(f"positives' books: train {_fmt(result['train_positives'])}; test {_fmt(result['test_positives'])}")
 
     keras.utils.set_random_seed(seed)
-    model = seed_model(n_books, learning_rate)
+    model = seed_model(n_books, learning_rate, accumulator)
     started = time.perf_counter()
 
     class Log(keras.callbacks.Callback):
@@ -219,14 +229,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", type=Path, required=True, help="a folder holding processed/ (seed scale)")
     ap.add_argument("--zipf", type=float, default=0.0, help="redraw positives' books from a Zipf law (0: off)")
     ap.add_argument("--lr", type=float, default=0.001, help="Adagrad's learning rate (the tutorial: 0.001)")
+    ap.add_argument("--accumulator", type=float, default=None,
+                    help="Adagrad's starting accumulator (the tutorial's TF 1.14: 0; Keras' constructor: 0.1)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--json", action="store_true", help="print the result as JSON at the end")
     args = ap.parse_args(argv)
     r = probe(args.data / "processed", zipf=args.zipf, epochs=args.epochs, steps=args.steps,
-              learning_rate=args.lr)
+              learning_rate=args.lr, accumulator=args.accumulator)
     changes = ([f"positives from Zipf {args.zipf}"] if args.zipf else []) + \
-        ([f"Adagrad at {args.lr}"] if args.lr != 0.001 else [])
+        ([f"Adagrad at {args.lr}"] if args.lr != 0.001 else []) + \
+        ([f"accumulators from {args.accumulator:g}"] if args.accumulator not in (None, 0.0) else [])
     print(f"\nthe seed's end model, trained the seed's way{''.join(', ' + c for c in changes)}"
           f" ({r['train_seconds']:.0f} s):")
     print("  test (every labelled row + one random unseen book per positive): "

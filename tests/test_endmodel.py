@@ -135,7 +135,7 @@ N_BOOKS = 40
 
 
 @pytest.fixture(scope="module")
-def tiny_data():
+def endmodel_data():
     """60 users with 5..15 books each over 40 books, 300 labelled rows (books from their sets), and val rows."""
     rng = np.random.default_rng(3)
     sets = [rng.choice(N_BOOKS, size=rng.integers(5, 16), replace=False) for _ in range(60)]
@@ -153,8 +153,8 @@ FAST = em.EndModelParams(embed_dim=8, hidden=(6,), batch_size=64, epochs=2, pati
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_data):
-    csr, train_ex, val_ex = tiny_data
+def trained(endmodel_data):
+    csr, train_ex, val_ex = endmodel_data
     calls = []
     result = em.train(train_ex, val_ex, N_BOOKS, FAST, on_epoch=lambda *a: calls.append(a))
     return result, calls
@@ -169,14 +169,14 @@ def test_training_runs_and_reports_each_epoch(trained):
     assert calls[1][2] == result.history[1]
 
 
-def test_saved_model_loads_with_equal_predictions(trained, tiny_data, tmp_path):
+def test_saved_model_loads_with_equal_predictions(trained, endmodel_data, tmp_path):
     model = trained[0].model
-    _, _, val_ex = tiny_data
+    _, _, val_ex = endmodel_data
     path = em.save_model(model, tmp_path / "runs" / "model.keras")
     assert path.is_file() and not [p for p in path.parent.iterdir() if p != path]
     loaded = em.load_model(path)
     np.testing.assert_array_equal(model.predict(val_ex.inputs(), verbose=0), loaded.predict(val_ex.inputs(), verbose=0))
-    csr, _, _ = tiny_data
+    csr, _, _ = endmodel_data
     np.testing.assert_array_equal(em.Scorer(loaded).score(val_ex.user_idx, val_ex.book_idx, csr),
                                   em.Scorer(model).score(val_ex.user_idx, val_ex.book_idx, csr))
     assert em.Scorer(loaded).max_set_size == FAST.max_set_size
@@ -188,8 +188,8 @@ def test_saved_model_loads_with_equal_predictions(trained, tiny_data, tmp_path):
 
 
 @pytest.mark.parametrize("replica", [False, True])
-def test_scorer_equals_predict_on_the_padded_inputs(tiny_data, trained, replica):
-    csr, train_ex, val_ex = tiny_data
+def test_scorer_equals_predict_on_the_padded_inputs(endmodel_data, trained, replica):
+    csr, train_ex, val_ex = endmodel_data
     if replica:
         model = em.build_model(N_BOOKS, em.replica_params(0.01), replica=True)
         for layer in (model.get_layer(em.SET_EMBEDDING), model.get_layer(em.BOOK_EMBEDDING)):
@@ -206,8 +206,8 @@ def test_scorer_equals_predict_on_the_padded_inputs(tiny_data, trained, replica)
                                model.predict(val_ex.inputs(), verbose=0)[labelled, 0], atol=1e-5)
 
 
-def test_top_k_returns_unseen_books_best_first(trained, tiny_data):
-    csr, _, _ = tiny_data
+def test_top_k_returns_unseen_books_best_first(trained, endmodel_data):
+    csr, _, _ = endmodel_data
     scorer = em.Scorer(trained[0].model)
     books, scores = scorer.top_k(0, csr, k=5)
     offsets, values = csr
@@ -220,8 +220,8 @@ def _set_kernel(layer, rng):
     layer.set_weights([rng.normal(size=kernel.shape).astype(kernel.dtype), bias])
 
 
-def test_the_replica_drops_its_hidden_layer_and_ours_uses_it(tiny_data):
-    _, _, val_ex = tiny_data
+def test_the_replica_drops_its_hidden_layer_and_ours_uses_it(endmodel_data):
+    _, _, val_ex = endmodel_data
     tf = em.keras_classes().tf
     rng = np.random.default_rng(0)
     replica = em.build_model(N_BOOKS, em.replica_params(0.01), replica=True)
@@ -244,8 +244,8 @@ def test_the_replica_drops_its_hidden_layer_and_ours_uses_it(tiny_data):
     assert ours.discarded_layers == []
 
 
-def test_cancel_check_raising_stops_training(tiny_data):
-    _, train_ex, val_ex = tiny_data
+def test_cancel_check_raising_stops_training(endmodel_data):
+    _, train_ex, val_ex = endmodel_data
 
     class Cancelled(Exception):
         pass
@@ -263,8 +263,8 @@ def test_cancel_check_raising_stops_training(tiny_data):
     assert epochs == [1] and len(checks) == 2
 
 
-def test_same_seed_same_weights_and_early_stopping_keeps_the_best(tiny_data, trained):
-    _, train_ex, val_ex = tiny_data
+def test_same_seed_same_weights_and_early_stopping_keeps_the_best(endmodel_data, trained):
+    _, train_ex, val_ex = endmodel_data
     again = em.train(train_ex, val_ex, N_BOOKS, FAST)
     for a, b in zip(trained[0].model.get_weights(), again.model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -275,14 +275,38 @@ def test_same_seed_same_weights_and_early_stopping_keeps_the_best(tiny_data, tra
     assert len(val_losses) == 6 or len(val_losses) == stopping.best_epoch + 1
 
 
-def test_examples_wider_than_the_cap_are_refused(tiny_data):
-    _, train_ex, val_ex = tiny_data
+def test_examples_wider_than_the_cap_are_refused(endmodel_data):
+    _, train_ex, val_ex = endmodel_data
     with pytest.raises(ValueError, match="max_set_size=5"):
         em.train(train_ex, val_ex, N_BOOKS, em.EndModelParams(embed_dim=8, hidden=(6,), max_set_size=5))
 
 
-def test_the_replica_trains_for_its_steps(tiny_data):
-    _, train_ex, val_ex = tiny_data
+def test_the_replica_trains_for_its_steps(endmodel_data):
+    _, train_ex, val_ex = endmodel_data
     params = em.model_params(replica=True, embed_dim=8, epochs=2, steps_per_epoch=3, validation_steps=2)
     result = em.train(train_ex, val_ex, N_BOOKS, params, replica=True)
     assert [row["epoch"] for row in result.history] == [1, 2] and result.best_epoch == 2
+
+
+def test_the_replica_adagrad_starts_its_accumulators_at_zero_as_the_seeds_tf_1_14_did(endmodel_data):
+    """TF 1.14's compile("Adagrad") built Adagrad.from_config({}), whose accumulators start at 0, so the first
+    step moves every weight with a gradient by lr * g / (|g| + 1e-7), about lr whatever the gradient's size.
+    The constructor's 0.1 would move a weight with gradient g by lr * g / sqrt(0.1 + g^2), far less for the
+    embeddings' tiny gradients."""
+    _, train_ex, _ = endmodel_data
+    tf = em.keras_classes().tf
+    model = em.build_model(N_BOOKS, em.model_params(replica=True, embed_dim=8), replica=True)
+    assert model.optimizer.initial_accumulator_value == em.SEED_ADAGRAD_ACCUMULATOR == 0.0
+    x = {k: tf.constant(v[:64]) for k, v in train_ex.inputs().items()}
+    y = tf.constant(train_ex.label[:64].reshape(-1, 1).astype("float32"))
+    before = [w.copy() for w in model.get_weights()]
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    model.optimizer.apply(grads, model.trainable_variables)
+    for var, grad, old in zip(model.trainable_variables, grads, before, strict=True):
+        g = tf.convert_to_tensor(grad).numpy()
+        step = old - var.numpy()
+        np.testing.assert_allclose(step, 0.001 * g / (np.abs(g) + 1e-7), rtol=1e-4, atol=1e-9)
+        moved = np.abs(g) > 1e-5
+        assert moved.any() and np.allclose(np.abs(step[moved]), 0.001, rtol=0.02)

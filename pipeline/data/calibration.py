@@ -30,9 +30,12 @@ def compare_to_seed(lf_summary: pd.DataFrame, *, coverage_rel_tol: float = COVER
                     accuracy_abs_tol: float = ACCURACY_ABS_TOL) -> pd.DataFrame:
     """Side-by-side table of the seed's and a generated dev set's LF summary (snorkel's lf_summary columns).
 
-    Returns one row per seed LF with seed and generated coverage / accuracy, their differences and `ok`.
+    Returns one row per seed LF with seed and generated coverage / accuracy, their differences and `ok`, then
+    the seed's and the generated overlaps and conflicts (not judged by `ok`, but what snorkel's label model
+    learns from; the README's data section says what they change).
     """
-    gen = lf_summary.rename(columns={"Coverage": "coverage", "Emp. Acc.": "emp_acc"})
+    gen = lf_summary.rename(columns={"Coverage": "coverage", "Emp. Acc.": "emp_acc", "Overlaps": "overlaps",
+                                     "Conflicts": "conflicts"})
     missing = [lf for lf in SEED_DEV_TABLE.index if lf not in gen.index]
     if missing:
         raise ValueError(f"LF summary lacks the seed LFs {missing}")
@@ -44,6 +47,9 @@ def compare_to_seed(lf_summary: pd.DataFrame, *, coverage_rel_tol: float = COVER
     out["emp_acc"] = gen.loc[out.index, "emp_acc"].astype(float)
     out["emp_acc_diff"] = out.emp_acc - out.seed_emp_acc
     out["ok"] = (out.coverage_rel_diff.abs() <= coverage_rel_tol) & (out.emp_acc_diff.abs() <= accuracy_abs_tol)
+    for column in ("overlaps", "conflicts"):
+        out[f"seed_{column}"] = SEED_DEV_TABLE[column]
+        out[column] = gen.loc[out.index, column].astype(float)
     return out
 
 

@@ -35,7 +35,7 @@ from pipeline.training.labelmodel import LabelModelParams
 
 # The stages of a retrain, in order (for progress displays).
 STAGES = ("features", "apply", "label model", "labels", "contenders", "train ours", "train replica", "evaluate")
-REPLICA_CACHE_VERSION = 1
+REPLICA_CACHE_VERSION = 2  # 2: Adagrad's accumulators start at 0, as in the seed's TF 1.14 run
 EVAL_SCORES_FILE = "eval_scores.npz"
 
 

@@ -9,10 +9,14 @@ Two variants share one graph builder:
   ``Dense(size, activation=relu)(cur_layer)`` result is discarded, so the head is a logistic regression on the
   two concatenated embeddings; Adagrad with the optimizer's default learning rate; 30 epochs x 300 steps x 256,
   40 validation steps, no early stopping. The seed compiles with the string ``"Adagrad"``, which TF 1.14's
-  tf.keras turns into ``optimizer_v2.Adagrad(learning_rate=0.001, initial_accumulator_value=0.1,
-  epsilon=1e-7)`` (the seed's log names ``optimizer_v2/adagrad.py``); Keras 3's ``Adagrad`` has the very same
-  defaults, so the replica uses 0.001. `replica_params(scale)` scales the steps per epoch (and validation
-  steps) when a budget demands it; 1.0 is the seed's count. Two quirks of the seed are *not* copied, because
+  tf.keras turns into ``optimizer_v2.Adagrad.from_config({})`` (the seed's log names
+  ``optimizer_v2/adagrad.py``), and that ``from_config`` fills a missing ``initial_accumulator_value`` with 0
+  (for old Keras configs), not the constructor's 0.1: learning rate 0.001, accumulators starting at 0, update
+  ``lr * g / (sqrt(acc) + 1e-7)``. So ``"adagrad"`` here is that optimizer (`SEED_ADAGRAD_ACCUMULATOR`).
+  It matters: every weight's first steps are about ``lr`` whatever its gradient's size, where a start at 0.1
+  divides the embeddings' tiny gradients by 0.32 and the replica learns nothing in 9,000 steps.
+  `replica_params(scale)` scales the steps per epoch (and validation steps) when a budget demands it; 1.0 is
+  the seed's count. Two quirks of the seed are *not* copied, because
   they make a score depend on the batch rather than on the (user, book) pair: ``padded_batch`` pads the book
   sets with 0, a real book id, which the seed's sum then counts (so book 0's embedding leaks into every user's
   mean, scaled by the batch's longest set); and ``shuffle(123)`` is a 123-element buffer over rows in user
@@ -99,6 +103,9 @@ SEED_EPOCHS = 30
 SEED_STEPS_PER_EPOCH = 300
 SEED_VALIDATION_STEPS = 40
 SEED_BATCH_SIZE = 256
+SEED_ADAGRAD_ACCUMULATOR = 0.0
+"""Adagrad's starting accumulator in the seed's run: TF 1.14's ``compile("Adagrad")`` builds the optimizer with
+``from_config({})``, which starts the accumulators at 0 (the constructor's default, 0.1, never applies)."""
 SET_EMBEDDING = "set_embedding"
 BOOK_EMBEDDING = "book_embedding"
 
@@ -408,7 +415,8 @@ def build_model(n_books: int, params: EndModelParams = DEFAULT_PARAMS, *, replic
     if params.optimizer == "adam":
         optimizer = k.FusedAdam(learning_rate=params.learning_rate)
     else:
-        optimizer = k.FusedAdagrad(learning_rate=params.learning_rate)
+        optimizer = k.FusedAdagrad(learning_rate=params.learning_rate,
+                                   initial_accumulator_value=SEED_ADAGRAD_ACCUMULATOR, epsilon=1e-7)
     model.compile(optimizer=optimizer, loss="binary_crossentropy",
                   metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc"),
                            keras.metrics.Precision(name="precision"), keras.metrics.Recall(name="recall")])
