@@ -12,7 +12,7 @@ Then prints the text statistics of the first 50,000 raw reviews beside the real 
 and the calibration table: the seed tutorial's five LFs (tests/seed_lfs.py, run by snorkel's
 PandasLFApplier) on the generated dev split, side by side with the seed's dev table.
 
-Usage: python -m bench.data_pipeline [--scale seed] [--repeat 3] [--work DIR] [--skip-calibration]
+Usage: python -m bench.data_pipeline [--scale seed] [--seed 0] [--repeat 3] [--work DIR] [--skip-calibration]
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ def calibration(processed: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", default="seed")
+    ap.add_argument("--seed", type=int, default=0, help="generator seed (the targets are set at seed 0)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--work", type=Path, default=None, help="folder for the data (default: a temp folder)")
     ap.add_argument("--skip-calibration", action="store_true")
@@ -143,7 +144,7 @@ def main() -> None:
     raw, processed = work / "raw", work / "processed"
     rows = []
 
-    gen = [run_child(["generate", "--scale", args.scale, "--seed", "0", "--out", str(raw)])
+    gen = [run_child(["generate", "--scale", args.scale, "--seed", str(args.seed), "--out", str(raw)])
            for _ in range(args.repeat)]
     floor = [read_floor(raw) for _ in range(args.repeat)]
     rows.append(("generate", [s for s, _ in gen], max(r for _, r in gen), "read floor", floor))
@@ -158,7 +159,8 @@ def main() -> None:
     seed_mb = frames_mb([df for name, df in seed_layout(processed).items() if name != "books"])
 
     sizes = {name: (raw / name).stat().st_size / 1024**2 for name in rawformat.RAW_FILES}
-    print(f"\nData pipeline benchmark, scale={args.scale}, {args.repeat} repeats, {os.cpu_count()} cores")
+    print(f"\nData pipeline benchmark, scale={args.scale}, seed={args.seed}, {args.repeat} repeats, "
+          f"{os.cpu_count()} cores")
     print("raw files: " + ", ".join(f"{n} {mb:,.0f} MB" for n, mb in sizes.items()))
     manifest = json.loads((processed / "manifest.json").read_text())
     print("prepared: " + json.dumps(manifest.get("counts", {})))
